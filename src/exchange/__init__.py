@@ -1,0 +1,1 @@
+"""exchange: a small, real, fast coin exchange."""

@@ -1,0 +1,127 @@
+"""`exchange bench engine`: replay a fixed-seed workload through risk and matching.
+
+The workload: about 70 % limit orders that rest near a drifting mid price, 25 % cancels
+of orders placed earlier, 5 % limit orders that cross the spread, from many users.
+Commands are generated before the clock starts; the timed loop is `Exchange.execute`
+for each of them, which includes the risk hold, matching, event emission and
+settlement. The garbage collector runs with the settings the services use.
+"""
+
+import gc
+import random
+import resource
+import time
+import tracemalloc
+from dataclasses import dataclass
+
+from exchange.core.commands import CancelOrder, Command, OpenAccount, PlaceOrder
+from exchange.core.engine import Exchange
+from exchange.core.events import TradeExecuted
+from exchange.core.markets import Config, default_config
+from exchange.core.types import OrderType, Side, TimeInForce
+from exchange.runtime import tune_gc
+
+USERS = 2_000
+MARKET = "COIN-USD"
+
+
+def bench_config() -> Config:
+    """The default market, with grants large enough that no order is refused for funds."""
+    return default_config(grant_usd="1000000000", grant_coin="10000000")
+
+
+def workload(orders: int, seed: int) -> list[Command]:
+    """Generate `orders` commands (places and cancels) after the account openings."""
+    rng = random.Random(seed)
+    commands: list[Command] = [OpenAccount(u, 0, u) for u in range(1, USERS + 1)]
+    seq = USERS
+    mid = 1_000_000  # ticks: 10,000.00 USD
+    live: list[tuple[int, int]] = []  # (order id, user) of orders placed, maybe filled since
+    next_id = 0
+    for _ in range(orders):
+        seq += 1
+        roll = rng.random()
+        mid += rng.choice((-1, 0, 0, 1))
+        if roll < 0.25 and live:
+            index = rng.randrange(len(live))
+            live[index], live[-1] = live[-1], live[index]
+            order_id, user = live.pop()
+            commands.append(CancelOrder(seq, seq, user, order_id))
+            continue
+        next_id += 1
+        user = rng.randint(1, USERS)
+        side = Side.BUY if rng.random() < 0.5 else Side.SELL
+        # A negative offset crosses the spread.
+        offset = -rng.randint(1, 20) if roll < 0.30 else rng.randint(1, 60)
+        price = mid - offset if side is Side.BUY else mid + offset
+        qty = rng.randint(1, 100) * 100
+        commands.append(PlaceOrder(seq, seq, next_id, user, MARKET, side, OrderType.LIMIT,
+                                   TimeInForce.GTC, price, qty))
+        live.append((next_id, user))
+    return commands
+
+
+@dataclass(frozen=True, slots=True)
+class EngineResult:
+    orders: int
+    seconds: float
+    orders_per_sec: float
+    trades: int
+    traded_qty: int
+    resting_orders: int
+    peak_rss_mb: float
+    bytes_per_resting_order: float
+
+
+def run(orders: int, seed: int = 1) -> EngineResult:
+    """Time the workload through one `Exchange` and measure memory per resting order."""
+    commands = workload(orders, seed)
+    exchange = Exchange(bench_config())
+    opening, timed = commands[:USERS], commands[USERS:]
+    for cmd in opening:
+        exchange.execute(cmd)
+    tune_gc()
+    execute = exchange.execute
+    traded_qty = 0
+    trades = 0
+    start = time.perf_counter()
+    for cmd in timed:
+        events = execute(cmd)
+        if len(events) > 2:  # only a crossing order emits more than two events
+            for event in events:
+                if event.__class__ is TradeExecuted:
+                    trades += 1
+                    traded_qty += event.qty
+    seconds = time.perf_counter() - start
+    book = exchange.books[MARKET]
+    return EngineResult(
+        orders=len(timed),
+        seconds=seconds,
+        orders_per_sec=len(timed) / seconds,
+        trades=trades,
+        traded_qty=traded_qty,
+        resting_orders=len(book),
+        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        bytes_per_resting_order=memory_per_resting_order(),
+    )
+
+
+def memory_per_resting_order(count: int = 50_000) -> float:
+    """Rest `count` orders that never cross and divide the memory they take by `count`."""
+    exchange = Exchange(bench_config())
+    for user in range(1, 101):
+        exchange.execute(OpenAccount(user, 0, user))
+    commands = [
+        PlaceOrder(1000 + i, 0, i + 1, i % 100 + 1, MARKET, Side.BUY if i % 2 else Side.SELL,
+                   OrderType.LIMIT, TimeInForce.GTC,
+                   900_000 - i % 500 if i % 2 else 1_100_000 + i % 500, 100)
+        for i in range(count)
+    ]
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for cmd in commands:
+        exchange.execute(cmd)
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return (after - before) / count

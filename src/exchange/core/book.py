@@ -1,0 +1,425 @@
+"""The continuous limit order book of one market, and matching against it.
+
+Book layout
+    Each side maps a price to a `Level`: a FIFO queue of resting orders and their total
+    size. A heap of keys (the price for asks, minus the price for bids) finds the best
+    level; its top always names a live level. An index maps order id to order.
+
+Ordering invariant
+    Price-time priority: a taker meets the best price first and, within a level, the
+    oldest order first. A trade's price is the resting order's. At rest the book is
+    never crossed: every bid is below every ask.
+
+Cancel and reduce
+    O(1): the order is found by id, its size is taken off the level's total and it is
+    marked dead (remaining 0) where it stands. Dead orders are skipped and dropped when
+    they reach the front of the queue, and a queue that is more dead than alive is
+    compacted. Reducing keeps the order's place; it never grows an order.
+
+Trust
+    The book trusts its input: risk has checked users, sizes and funds. A duplicate
+    order id is a broken invariant and raises. Expected refusals (post-only would take,
+    fill-or-kill cannot fill, order no longer in the book) are events.
+
+Cost
+    Resting an order: one dict insert, one deque append and at most one heap push.
+    Cancelling: one dict pop. Matching: constant work per fill and per level touched.
+"""
+
+from collections import deque
+from collections.abc import Iterator
+from enum import Enum
+from heapq import heapify, heappop, heappush
+from typing import Any
+
+from exchange.core.commands import CancelOrder, PlaceOrder, ReduceOrder
+from exchange.core.events import (
+    CancelRejected,
+    Event,
+    LevelChanged,
+    OrderAccepted,
+    OrderCancelled,
+    OrderDone,
+    OrderReduced,
+    OrderRejected,
+    TradeExecuted,
+)
+from exchange.core.markets import PPM, Market
+from exchange.core.types import (
+    CancelReason,
+    OrderType,
+    Reject,
+    SelfTrade,
+    Side,
+    TimeInForce,
+)
+
+BUY, SELL = Side.BUY, Side.SELL
+_NO_LIMIT = 1 << 62  # a key no price reaches: market orders take whatever is there
+_UNLIMITED_QTY = 1 << 62  # a quote-budget market buy is bounded by money, not lots
+GTC, IOC, FOK, POST_ONLY = TimeInForce
+LIMIT = OrderType.LIMIT
+# On the paths every order takes, events are built with `tuple.__new__` and their fields
+# in declaration order: the same immutable event, without the Python-level frame of the
+# NamedTuple constructor, which costs more than everything else an event takes.
+_new = tuple.__new__
+
+
+class Level:
+    """The orders at one price, oldest first, and their total size."""
+
+    __slots__ = ("dead", "orders", "price", "side", "total")
+
+    def __init__(self, side: Side, price: int) -> None:
+        self.side = side
+        self.price = price
+        self.orders: deque[Order] = deque()
+        self.total = 0
+        self.dead = 0  # cancelled orders still standing in `orders`
+
+
+class Order:
+    """A resting order, as the book sees it."""
+
+    __slots__ = ("level", "order_id", "remaining", "user")
+
+    def __init__(self, order_id: int, user: int, remaining: int, level: Level) -> None:
+        self.order_id = order_id
+        self.user = user
+        self.remaining = remaining  # 0 marks a cancelled order still standing in its queue
+        self.level = level
+
+
+class Stop(Enum):
+    """Why matching stopped taking."""
+
+    FILLED = 1
+    LIMIT = 2  # nothing left at or better than the limit
+    BUDGET = 3  # the quote budget cannot pay for one more lot
+    SELF_TRADE = 4
+
+
+class OrderBook:
+    def __init__(self, market: Market) -> None:
+        self.market = market
+        self.symbol = market.symbol
+        self._bids: dict[int, Level] = {}
+        self._asks: dict[int, Level] = {}
+        self._bid_keys: list[int] = []  # heap of -price
+        self._ask_keys: list[int] = []  # heap of price
+        self._orders: dict[int, Order] = {}
+        self.trade_id = 0
+        self.version = 0  # numbers LevelChanged events
+
+    # ---- commands -------------------------------------------------------------------
+
+    def place(self, cmd: PlaceOrder, out: list[Event]) -> None:
+        """Match an incoming order, rest what may rest, and append what happened to `out`."""
+        seq, ts, order_id, user, symbol, side, kind, tif, price, qty, quote_qty, client_id, _ = cmd
+        if order_id in self._orders:
+            raise ValueError(f"order id {order_id} is already in the book")
+        buy = side is BUY
+        if kind is LIMIT:
+            limit_key = price if buy else -price
+            opp_keys = self._ask_keys if buy else self._bid_keys
+            if not opp_keys or opp_keys[0] > limit_key:
+                if tif is FOK:
+                    out.append(_rejected(cmd, Reject.FOK_CANNOT_FILL))
+                    return
+                # The common case: a limit order that does not cross goes straight to rest.
+                out.append(_new(OrderAccepted, (seq, ts, order_id, user, symbol, side, kind, tif,
+                                                price, qty, 0, client_id)))
+                if tif is IOC:
+                    out.append(OrderCancelled(seq, ts, order_id, user, symbol, side, qty,
+                                              CancelReason.EXPIRED))
+                else:
+                    self._rest(cmd, qty, out)
+                return
+            if tif is POST_ONLY:
+                out.append(_rejected(cmd, Reject.POST_ONLY_WOULD_TAKE))
+                return
+            if tif is FOK and self._fillable(cmd, limit_key) < qty:
+                out.append(_rejected(cmd, Reject.FOK_CANNOT_FILL))
+                return
+        else:
+            limit_key = _NO_LIMIT
+        out.append(OrderAccepted(seq, ts, order_id, user, symbol, side, kind, tif, price, qty,
+                                 quote_qty, client_id))
+        left, stop = self._match(cmd, limit_key, qty or _UNLIMITED_QTY,
+                                 quote_qty if buy else 0, out)
+        if stop is Stop.FILLED or (stop is Stop.BUDGET and not qty):
+            out.append(OrderDone(seq, ts, order_id, user, symbol, side))
+            return
+        if not qty:  # a quote-only order has no lots to report
+            left = 0
+        if stop is Stop.SELF_TRADE:
+            reason = CancelReason.SELF_TRADE
+        elif kind is LIMIT and tif is not IOC:
+            self._rest(cmd, left, out)
+            return
+        else:
+            reason = CancelReason.EXPIRED
+        out.append(OrderCancelled(seq, ts, order_id, user, symbol, side, left, reason))
+
+    def cancel(self, cmd: CancelOrder, out: list[Event]) -> None:
+        """Take a resting order of `cmd.user` out of the book."""
+        order = self._orders.get(cmd.order_id)
+        if order is None or order.user != cmd.user:
+            out.append(CancelRejected(cmd.seq, cmd.ts, cmd.order_id, cmd.user,
+                                      cmd.client_order_id, Reject.ORDER_NOT_IN_BOOK))
+            return
+        self._remove(order, cmd.seq, cmd.ts, CancelReason.USER, out)
+
+    def reduce(self, cmd: ReduceOrder, out: list[Event]) -> None:
+        """Take `cmd.reduce_by` lots off a resting order, keeping its priority."""
+        order = self._orders.get(cmd.order_id)
+        if order is None or order.user != cmd.user:
+            out.append(CancelRejected(cmd.seq, cmd.ts, cmd.order_id, cmd.user,
+                                      cmd.client_order_id, Reject.ORDER_NOT_IN_BOOK))
+            return
+        if cmd.reduce_by >= order.remaining:
+            self._remove(order, cmd.seq, cmd.ts, CancelReason.REDUCED, out)
+            return
+        order.remaining -= cmd.reduce_by
+        level = order.level
+        level.total -= cmd.reduce_by
+        out.append(OrderReduced(cmd.seq, cmd.ts, order.order_id, order.user, self.symbol,
+                                level.side, cmd.reduce_by, order.remaining))
+        self.version += 1
+        out.append(LevelChanged(cmd.seq, self.symbol, level.side, level.price, level.total,
+                                self.version))
+
+    # ---- matching -------------------------------------------------------------------
+
+    def _match(
+        self, cmd: PlaceOrder, limit_key: int, qty: int, budget: int, out: list[Event]
+    ) -> tuple[int, Stop]:
+        """Take liquidity up to `limit_key`, `qty` lots and (if not 0) `budget` quote."""
+        if cmd.side is BUY:
+            levels, keys, sign, maker_side = self._asks, self._ask_keys, 1, SELL
+        else:
+            levels, keys, sign, maker_side = self._bids, self._bid_keys, -1, BUY
+        user, seq, ts, symbol = cmd.user, cmd.seq, cmd.ts, self.symbol
+        market = self.market
+        quote_scale, maker_rate, taker_rate = (
+            market.quote_scale, market.maker_fee_ppm, market.taker_fee_ppm)
+        append = out.append
+        bounded = budget > 0  # the budget may reach 0; "no budget" is 0 only on entry
+        stop = Stop.LIMIT
+        while keys:
+            key = keys[0]
+            if key > limit_key:
+                break
+            price = key * sign
+            level = levels[price]
+            queue = level.orders
+            before = level.total
+            while True:
+                maker = queue[0]
+                maker_left = maker.remaining
+                if not maker_left:
+                    queue.popleft()
+                    level.dead -= 1
+                    continue
+                if maker.user == user:
+                    if cmd.stp is not SelfTrade.CANCEL_TAKER:
+                        queue.popleft()
+                        del self._orders[maker.order_id]
+                        maker.remaining = 0
+                        level.total -= maker_left
+                        append(OrderCancelled(seq, ts, maker.order_id, user, symbol, maker_side,
+                                              maker_left, CancelReason.SELF_TRADE))
+                    if cmd.stp is not SelfTrade.CANCEL_MAKER:
+                        stop = Stop.SELF_TRADE
+                        break
+                    if not level.total:
+                        break
+                    continue
+                fill = qty if qty < maker_left else maker_left
+                if bounded:
+                    fill = min(fill, _affordable(budget, price * quote_scale, taker_rate))
+                    if not fill:
+                        stop = Stop.BUDGET
+                        break
+                notional = price * fill * quote_scale
+                maker_fee = notional * maker_rate // PPM if maker_rate else 0
+                taker_fee = notional * taker_rate // PPM if taker_rate else 0
+                if bounded:
+                    budget -= notional + taker_fee
+                qty -= fill
+                maker_left -= fill
+                maker.remaining = maker_left
+                level.total -= fill
+                self.trade_id += 1
+                append(_new(TradeExecuted, (seq, ts, symbol, self.trade_id, price, fill,
+                                            cmd.side, maker.order_id, maker.user, cmd.order_id,
+                                            user, maker_fee, taker_fee)))
+                if not maker_left:
+                    queue.popleft()
+                    del self._orders[maker.order_id]
+                    append(_new(OrderDone, (seq, ts, maker.order_id, maker.user, symbol,
+                                            maker_side)))
+                if not qty:
+                    stop = Stop.FILLED
+                    break
+                if not level.total:
+                    break
+            if level.total != before:
+                self.version += 1
+                append(_new(LevelChanged, (seq, symbol, maker_side, price, level.total,
+                                           self.version)))
+            if not level.total:
+                del levels[price]
+                heappop(keys)
+                while keys and keys[0] * sign not in levels:
+                    heappop(keys)
+            if stop is not Stop.LIMIT:
+                break
+        return qty, stop
+
+    def _fillable(self, cmd: PlaceOrder, limit_key: int) -> int:
+        """Count what a fill-or-kill order could take, honouring self-trade prevention."""
+        if cmd.side is BUY:
+            levels, keys, sign = self._asks, self._ask_keys, 1
+        else:
+            levels, keys, sign = self._bids, self._bid_keys, -1
+        total = 0
+        for key in sorted({k for k in keys if k <= limit_key and k * sign in levels}):
+            for order in levels[key * sign].orders:
+                if not order.remaining:
+                    continue
+                if order.user == cmd.user:
+                    if cmd.stp is SelfTrade.CANCEL_MAKER:
+                        continue
+                    return total
+                total += order.remaining
+                if total >= cmd.qty:
+                    return total
+        return total
+
+    # ---- resting and removing -------------------------------------------------------
+
+    def _rest(self, cmd: PlaceOrder, qty: int, out: list[Event]) -> None:
+        price = cmd.price
+        side = cmd.side
+        if side is BUY:
+            levels, keys, key = self._bids, self._bid_keys, -price
+        else:
+            levels, keys, key = self._asks, self._ask_keys, price
+        level = levels.get(price)
+        if level is None:
+            level = levels[price] = Level(side, price)
+            heappush(keys, key)
+            if len(keys) > 2 * len(levels) + 64:
+                # Levels removed below the top leave stale keys behind; drop them now and then.
+                keys[:] = [-p for p in levels] if side is BUY else list(levels)
+                heapify(keys)
+        order = Order(cmd.order_id, cmd.user, qty, level)
+        level.orders.append(order)
+        level.total += qty
+        self._orders[cmd.order_id] = order
+        self.version += 1
+        out.append(_new(LevelChanged, (cmd.seq, self.symbol, side, price, level.total,
+                                       self.version)))
+
+    def _remove(
+        self, order: Order, seq: int, ts: int, reason: CancelReason, out: list[Event]
+    ) -> None:
+        del self._orders[order.order_id]
+        level = order.level
+        left = order.remaining
+        order.remaining = 0
+        level.total -= left
+        side, price = level.side, level.price
+        if not level.total:
+            if side is BUY:
+                levels, keys, sign = self._bids, self._bid_keys, -1
+            else:
+                levels, keys, sign = self._asks, self._ask_keys, 1
+            del levels[price]
+            while keys and keys[0] * sign not in levels:
+                heappop(keys)
+        else:
+            level.dead += 1
+            if level.dead > 16 and level.dead * 2 > len(level.orders):
+                level.orders = deque(o for o in level.orders if o.remaining)
+                level.dead = 0
+        out.append(_new(OrderCancelled, (seq, ts, order.order_id, order.user, self.symbol, side,
+                                         left, reason)))
+        self.version += 1
+        out.append(_new(LevelChanged, (seq, self.symbol, side, price, level.total,
+                                       self.version)))
+
+    # ---- queries --------------------------------------------------------------------
+
+    def best_bid(self) -> int | None:
+        return -self._bid_keys[0] if self._bid_keys else None
+
+    def best_ask(self) -> int | None:
+        return self._ask_keys[0] if self._ask_keys else None
+
+    def depth(self, side: Side, limit: int = 50) -> list[tuple[int, int]]:
+        """Return up to `limit` levels of one side as (price, total size), best first."""
+        levels = self._bids if side is BUY else self._asks
+        prices = sorted(levels, reverse=side is BUY)[:limit]
+        return [(p, levels[p].total) for p in prices]
+
+    def resting(self, side: Side) -> Iterator[Order]:
+        """Yield one side's live orders in priority order."""
+        levels = self._bids if side is BUY else self._asks
+        for price in sorted(levels, reverse=side is BUY):
+            for order in levels[price].orders:
+                if order.remaining:
+                    yield order
+
+    def order(self, order_id: int) -> Order | None:
+        return self._orders.get(order_id)
+
+    def __len__(self) -> int:
+        return len(self._orders)
+
+    # ---- state ----------------------------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        """Return the book as plain data, in priority order, independent of its layout."""
+        return {
+            "trade_id": self.trade_id,
+            "version": self.version,
+            "bids": [[o.order_id, o.user, o.level.price, o.remaining] for o in self.resting(BUY)],
+            "asks": [[o.order_id, o.user, o.level.price, o.remaining]
+                     for o in self.resting(SELL)],
+        }
+
+    @classmethod
+    def from_state(cls, market: Market, state: dict[str, Any]) -> "OrderBook":
+        book = cls(market)
+        for side, name in ((BUY, "bids"), (SELL, "asks")):
+            levels = book._bids if side is BUY else book._asks
+            for order_id, user, price, remaining in state[name]:
+                level = levels.get(price)
+                if level is None:
+                    level = levels[price] = Level(side, price)
+                order = Order(order_id, user, remaining, level)
+                level.orders.append(order)
+                level.total += remaining
+                book._orders[order_id] = order
+        book._bid_keys = [-p for p in book._bids]
+        book._ask_keys = list(book._asks)
+        heapify(book._bid_keys)
+        heapify(book._ask_keys)
+        book.trade_id = state["trade_id"]
+        book.version = state["version"]
+        return book
+
+
+def _affordable(budget: int, unit_cost: int, fee_rate: int) -> int:
+    """Return the most lots at `unit_cost` each that `budget` pays for, fee included."""
+    lots = budget * PPM // (unit_cost * (PPM + fee_rate))
+    # Fees round down, so one more lot may still fit.
+    while (n := (lots + 1) * unit_cost) + n * fee_rate // PPM <= budget:
+        lots += 1
+    return lots
+
+
+def _rejected(cmd: PlaceOrder, reason: Reject) -> OrderRejected:
+    return OrderRejected(cmd.seq, cmd.ts, cmd.order_id, cmd.user, cmd.client_order_id, reason)
