@@ -143,8 +143,10 @@ class Reference:
         # The taker holds while it matches, as the engine's ledger does.
         self.book.append(order)
         stop = "limit"
-        for maker in makers:
+        while makers:
+            maker = makers[0]
             if maker.user == cmd.user:
+                makers.pop(0)
                 if cmd.stp is not SelfTrade.CANCEL_TAKER:
                     out += self.remove(maker, CancelReason.SELF_TRADE)
                 if cmd.stp is not SelfTrade.CANCEL_MAKER:
@@ -167,6 +169,7 @@ class Reference:
                         taker_fee))
             if not maker.remaining:
                 self.book.remove(maker)
+                makers.pop(0)
                 out.append(("done", maker.order_id))
             if order.qty and not order.remaining:
                 stop = "filled"

@@ -120,13 +120,13 @@ def check_invariants(exchange: Exchange, ref: Reference,
     assert ledger.totals() == ledger.granted
     for account in ledger.accounts():
         held: dict[str, int] = {}
-        for hold in account.orders.values():
-            order = next(o for o in ref.book if o.order_id == hold.cmd.order_id)
-            assert hold.held == ref.obligation(order)
-            assert hold.remaining == order.remaining
+        for placed, remaining, on_hold in ledger.open_orders(account.user):
+            order = next(o for o in ref.book if o.order_id == placed.order_id)
+            assert on_hold == ref.obligation(order)
+            assert remaining == order.remaining
             asset = ref.held_asset(order)
-            held[asset] = held.get(asset, 0) + hold.held
-        for code, (available, on_hold) in account.balances.items():
+            held[asset] = held.get(asset, 0) + on_hold
+        for code, (available, on_hold) in ledger.balances(account.user).items():
             assert available >= 0 and on_hold >= 0
             assert on_hold == held.get(code, 0)
             assert available + on_hold == ref.total(account.user, code)
@@ -134,7 +134,7 @@ def check_invariants(exchange: Exchange, ref: Reference,
         bid, ask = book.best_bid(), book.best_ask()
         assert bid is None or ask is None or bid < ask
         for side in Side:
-            engine_orders = [(o.order_id, o.remaining) for o in book.resting(side)]
+            engine_orders = [(o.order_id, left) for o, left in book.resting(side)]
             ref_orders = [(o.order_id, o.remaining) for o in ref.book
                           if o.market.symbol == symbol and o.side is side]
             ref_orders.sort(key=lambda r: next(

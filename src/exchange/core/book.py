@@ -4,6 +4,9 @@ Book layout
     Each side maps a price to a `Level`: a FIFO queue of resting orders and their total
     size. A heap of keys (the price for asks, minus the price for bids) finds the best
     level; its top always names a live level. An index maps order id to order.
+    A resting order is a two-item list, `[remaining, command]`: the `PlaceOrder` that
+    created it (already built, immutable) and the one number that changes. A list is the
+    cheapest mutable record Python has, and an order is created on every command.
 
 Ordering invariant
     Price-time priority: a taker meets the best price first and, within a level, the
@@ -22,8 +25,9 @@ Trust
     fill-or-kill cannot fill, order no longer in the book) are events.
 
 Cost
-    Resting an order: one dict insert, one deque append and at most one heap push.
-    Cancelling: one dict pop. Matching: constant work per fill and per level touched.
+    Resting an order: one list, one dict insert, one deque append, at most one heap push
+    and two events. Cancelling: one dict pop and two events. Matching: constant work
+    per fill and per level touched.
 """
 
 from collections import deque
@@ -32,7 +36,7 @@ from enum import Enum
 from heapq import heapify, heappop, heappush
 from typing import Any
 
-from exchange.core.commands import CancelOrder, PlaceOrder, ReduceOrder
+from exchange.core.commands import CancelOrder, PlaceOrder, ReduceOrder, place_order_from_list
 from exchange.core.events import (
     CancelRejected,
     Event,
@@ -55,39 +59,28 @@ from exchange.core.types import (
 )
 
 BUY, SELL = Side.BUY, Side.SELL
-_NO_LIMIT = 1 << 62  # a key no price reaches: market orders take whatever is there
-_UNLIMITED_QTY = 1 << 62  # a quote-budget market buy is bounded by money, not lots
 GTC, IOC, FOK, POST_ONLY = TimeInForce
 LIMIT = OrderType.LIMIT
+USER_CANCEL = CancelReason.USER
+_NO_LIMIT = 1 << 62  # a key no price reaches: market orders take whatever is there
+_UNLIMITED_QTY = 1 << 62  # a quote-budget market buy is bounded by money, not lots
 # On the paths every order takes, events are built with `tuple.__new__` and their fields
 # in declaration order: the same immutable event, without the Python-level frame of the
 # NamedTuple constructor, which costs more than everything else an event takes.
 _new = tuple.__new__
 
+Order = list[Any]  # [remaining lots (0 once cancelled), the PlaceOrder command]
+
 
 class Level:
     """The orders at one price, oldest first, and their total size."""
 
-    __slots__ = ("dead", "orders", "price", "side", "total")
+    __slots__ = ("dead", "orders", "total")
 
-    def __init__(self, side: Side, price: int) -> None:
-        self.side = side
-        self.price = price
+    def __init__(self) -> None:
         self.orders: deque[Order] = deque()
         self.total = 0
         self.dead = 0  # cancelled orders still standing in `orders`
-
-
-class Order:
-    """A resting order, as the book sees it."""
-
-    __slots__ = ("level", "order_id", "remaining", "user")
-
-    def __init__(self, order_id: int, user: int, remaining: int, level: Level) -> None:
-        self.order_id = order_id
-        self.user = user
-        self.remaining = remaining  # 0 marks a cancelled order still standing in its queue
-        self.level = level
 
 
 class Stop(Enum):
@@ -132,8 +125,21 @@ class OrderBook:
                 if tif is IOC:
                     out.append(OrderCancelled(seq, ts, order_id, user, symbol, side, qty,
                                               CancelReason.EXPIRED))
+                    return
+                if buy:
+                    levels, keys, key = self._bids, self._bid_keys, -price
                 else:
-                    self._rest(cmd, qty, out)
+                    levels, keys, key = self._asks, self._ask_keys, price
+                level = levels.get(price)
+                if level is None:
+                    level = levels[price] = self._new_level(levels, keys, key)
+                order = [qty, cmd]
+                level.orders.append(order)
+                level.total += qty
+                self._orders[order_id] = order
+                self.version += 1
+                out.append(_new(LevelChanged, (seq, symbol, side, price, level.total,
+                                               self.version)))
                 return
             if tif is POST_ONLY:
                 out.append(_rejected(cmd, Reject.POST_ONLY_WOULD_TAKE))
@@ -164,29 +170,30 @@ class OrderBook:
     def cancel(self, cmd: CancelOrder, out: list[Event]) -> None:
         """Take a resting order of `cmd.user` out of the book."""
         order = self._orders.get(cmd.order_id)
-        if order is None or order.user != cmd.user:
+        if order is None or order[1].user != cmd.user:
             out.append(CancelRejected(cmd.seq, cmd.ts, cmd.order_id, cmd.user,
                                       cmd.client_order_id, Reject.ORDER_NOT_IN_BOOK))
             return
-        self._remove(order, cmd.seq, cmd.ts, CancelReason.USER, out)
+        self._remove(order, cmd.seq, cmd.ts, USER_CANCEL, out)
 
     def reduce(self, cmd: ReduceOrder, out: list[Event]) -> None:
         """Take `cmd.reduce_by` lots off a resting order, keeping its priority."""
         order = self._orders.get(cmd.order_id)
-        if order is None or order.user != cmd.user:
+        if order is None or order[1].user != cmd.user:
             out.append(CancelRejected(cmd.seq, cmd.ts, cmd.order_id, cmd.user,
                                       cmd.client_order_id, Reject.ORDER_NOT_IN_BOOK))
             return
-        if cmd.reduce_by >= order.remaining:
+        if cmd.reduce_by >= order[0]:
             self._remove(order, cmd.seq, cmd.ts, CancelReason.REDUCED, out)
             return
-        order.remaining -= cmd.reduce_by
-        level = order.level
+        order[0] -= cmd.reduce_by
+        placed: PlaceOrder = order[1]
+        level = (self._bids if placed.side is BUY else self._asks)[placed.price]
         level.total -= cmd.reduce_by
-        out.append(OrderReduced(cmd.seq, cmd.ts, order.order_id, order.user, self.symbol,
-                                level.side, cmd.reduce_by, order.remaining))
+        out.append(OrderReduced(cmd.seq, cmd.ts, placed.order_id, placed.user, self.symbol,
+                                placed.side, cmd.reduce_by, order[0]))
         self.version += 1
-        out.append(LevelChanged(cmd.seq, self.symbol, level.side, level.price, level.total,
+        out.append(LevelChanged(cmd.seq, self.symbol, placed.side, placed.price, level.total,
                                 self.version))
 
     # ---- matching -------------------------------------------------------------------
@@ -216,18 +223,19 @@ class OrderBook:
             before = level.total
             while True:
                 maker = queue[0]
-                maker_left = maker.remaining
+                maker_left = maker[0]
                 if not maker_left:
                     queue.popleft()
                     level.dead -= 1
                     continue
-                if maker.user == user:
+                placed: PlaceOrder = maker[1]
+                if placed.user == user:
                     if cmd.stp is not SelfTrade.CANCEL_TAKER:
                         queue.popleft()
-                        del self._orders[maker.order_id]
-                        maker.remaining = 0
+                        del self._orders[placed.order_id]
+                        maker[0] = 0
                         level.total -= maker_left
-                        append(OrderCancelled(seq, ts, maker.order_id, user, symbol, maker_side,
+                        append(OrderCancelled(seq, ts, placed.order_id, user, symbol, maker_side,
                                               maker_left, CancelReason.SELF_TRADE))
                     if cmd.stp is not SelfTrade.CANCEL_MAKER:
                         stop = Stop.SELF_TRADE
@@ -248,16 +256,16 @@ class OrderBook:
                     budget -= notional + taker_fee
                 qty -= fill
                 maker_left -= fill
-                maker.remaining = maker_left
+                maker[0] = maker_left
                 level.total -= fill
                 self.trade_id += 1
                 append(_new(TradeExecuted, (seq, ts, symbol, self.trade_id, price, fill,
-                                            cmd.side, maker.order_id, maker.user, cmd.order_id,
+                                            cmd.side, placed.order_id, placed.user, cmd.order_id,
                                             user, maker_fee, taker_fee)))
                 if not maker_left:
                     queue.popleft()
-                    del self._orders[maker.order_id]
-                    append(_new(OrderDone, (seq, ts, maker.order_id, maker.user, symbol,
+                    del self._orders[placed.order_id]
+                    append(_new(OrderDone, (seq, ts, placed.order_id, placed.user, symbol,
                                             maker_side)))
                 if not qty:
                     stop = Stop.FILLED
@@ -283,16 +291,16 @@ class OrderBook:
             levels, keys, sign = self._asks, self._ask_keys, 1
         else:
             levels, keys, sign = self._bids, self._bid_keys, -1
-        total = 0
+        total: int = 0
         for key in sorted({k for k in keys if k <= limit_key and k * sign in levels}):
-            for order in levels[key * sign].orders:
-                if not order.remaining:
+            for remaining, placed in levels[key * sign].orders:
+                if not remaining:
                     continue
-                if order.user == cmd.user:
+                if placed.user == cmd.user:
                     if cmd.stp is SelfTrade.CANCEL_MAKER:
                         continue
                     return total
-                total += order.remaining
+                total += int(remaining)
                 if total >= cmd.qty:
                     return total
         return total
@@ -300,55 +308,62 @@ class OrderBook:
     # ---- resting and removing -------------------------------------------------------
 
     def _rest(self, cmd: PlaceOrder, qty: int, out: list[Event]) -> None:
+        """Rest what is left of a limit order that took liquidity first."""
         price = cmd.price
-        side = cmd.side
-        if side is BUY:
+        if cmd.side is BUY:
             levels, keys, key = self._bids, self._bid_keys, -price
         else:
             levels, keys, key = self._asks, self._ask_keys, price
         level = levels.get(price)
         if level is None:
-            level = levels[price] = Level(side, price)
-            heappush(keys, key)
-            if len(keys) > 2 * len(levels) + 64:
-                # Levels removed below the top leave stale keys behind; drop them now and then.
-                keys[:] = [-p for p in levels] if side is BUY else list(levels)
-                heapify(keys)
-        order = Order(cmd.order_id, cmd.user, qty, level)
+            level = levels[price] = self._new_level(levels, keys, key)
+        order = [qty, cmd]
         level.orders.append(order)
         level.total += qty
         self._orders[cmd.order_id] = order
         self.version += 1
-        out.append(_new(LevelChanged, (cmd.seq, self.symbol, side, price, level.total,
-                                       self.version)))
+        out.append(LevelChanged(cmd.seq, self.symbol, cmd.side, price, level.total,
+                                self.version))
+
+    @staticmethod
+    def _new_level(levels: dict[int, Level], keys: list[int], key: int) -> Level:
+        heappush(keys, key)
+        if len(keys) > 2 * len(levels) + 64:
+            # Levels removed below the top leave stale keys behind; drop them now and then.
+            sign = 1 if key > 0 else -1
+            keys[:] = [price * sign for price in levels]
+            keys.append(key)
+            heapify(keys)
+        return Level()
 
     def _remove(
         self, order: Order, seq: int, ts: int, reason: CancelReason, out: list[Event]
     ) -> None:
-        del self._orders[order.order_id]
-        level = order.level
-        left = order.remaining
-        order.remaining = 0
-        level.total -= left
-        side, price = level.side, level.price
-        if not level.total:
-            if side is BUY:
-                levels, keys, sign = self._bids, self._bid_keys, -1
-            else:
-                levels, keys, sign = self._asks, self._ask_keys, 1
+        left = order[0]
+        placed: PlaceOrder = order[1]
+        order_id, side, price = placed.order_id, placed.side, placed.price
+        del self._orders[order_id]
+        order[0] = 0
+        if side is BUY:
+            levels, keys, sign = self._bids, self._bid_keys, -1
+        else:
+            levels, keys, sign = self._asks, self._ask_keys, 1
+        level = levels[price]
+        total = level.total = level.total - left
+        if not total:
             del levels[price]
             while keys and keys[0] * sign not in levels:
                 heappop(keys)
         else:
             level.dead += 1
             if level.dead > 16 and level.dead * 2 > len(level.orders):
-                level.orders = deque(o for o in level.orders if o.remaining)
+                level.orders = deque(o for o in level.orders if o[0])
                 level.dead = 0
-        out.append(_new(OrderCancelled, (seq, ts, order.order_id, order.user, self.symbol, side,
-                                         left, reason)))
+        symbol = self.symbol
+        out.append(_new(OrderCancelled, (seq, ts, order_id, placed.user, symbol, side, left,
+                                         reason)))
         self.version += 1
-        out.append(_new(LevelChanged, (seq, self.symbol, side, price, level.total,
-                                       self.version)))
+        out.append(_new(LevelChanged, (seq, symbol, side, price, total, self.version)))
 
     # ---- queries --------------------------------------------------------------------
 
@@ -364,16 +379,18 @@ class OrderBook:
         prices = sorted(levels, reverse=side is BUY)[:limit]
         return [(p, levels[p].total) for p in prices]
 
-    def resting(self, side: Side) -> Iterator[Order]:
-        """Yield one side's live orders in priority order."""
+    def resting(self, side: Side) -> Iterator[tuple[PlaceOrder, int]]:
+        """Yield one side's live orders in priority order, as (command, remaining lots)."""
         levels = self._bids if side is BUY else self._asks
         for price in sorted(levels, reverse=side is BUY):
-            for order in levels[price].orders:
-                if order.remaining:
-                    yield order
+            for remaining, placed in levels[price].orders:
+                if remaining:
+                    yield placed, remaining
 
-    def order(self, order_id: int) -> Order | None:
-        return self._orders.get(order_id)
+    def remaining(self, order_id: int) -> int:
+        """Return what is left of a resting order, 0 if it is not in the book."""
+        order = self._orders.get(order_id)
+        return order[0] if order else 0
 
     def __len__(self) -> int:
         return len(self._orders)
@@ -385,24 +402,23 @@ class OrderBook:
         return {
             "trade_id": self.trade_id,
             "version": self.version,
-            "bids": [[o.order_id, o.user, o.level.price, o.remaining] for o in self.resting(BUY)],
-            "asks": [[o.order_id, o.user, o.level.price, o.remaining]
-                     for o in self.resting(SELL)],
+            "bids": [[remaining, list(placed)] for placed, remaining in self.resting(BUY)],
+            "asks": [[remaining, list(placed)] for placed, remaining in self.resting(SELL)],
         }
 
     @classmethod
     def from_state(cls, market: Market, state: dict[str, Any]) -> "OrderBook":
         book = cls(market)
-        for side, name in ((BUY, "bids"), (SELL, "asks")):
-            levels = book._bids if side is BUY else book._asks
-            for order_id, user, price, remaining in state[name]:
-                level = levels.get(price)
+        for name, levels in (("bids", book._bids), ("asks", book._asks)):
+            for remaining, fields in state[name]:
+                placed = place_order_from_list(fields)
+                level = levels.get(placed.price)
                 if level is None:
-                    level = levels[price] = Level(side, price)
-                order = Order(order_id, user, remaining, level)
+                    level = levels[placed.price] = Level()
+                order = [remaining, placed]
                 level.orders.append(order)
                 level.total += remaining
-                book._orders[order_id] = order
+                book._orders[placed.order_id] = order
         book._bid_keys = [-p for p in book._bids]
         book._ask_keys = list(book._asks)
         heapify(book._bid_keys)
