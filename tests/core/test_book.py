@@ -337,3 +337,16 @@ def test_trade_price_is_the_makers_for_a_sell_taker_too() -> None:
     events = sim.order(2, "sell", "1", "4")
     trade = next(e for e in events if isinstance(e, TradeExecuted))
     assert trade.price == 500 and trade.taker_side is SELL
+
+
+def test_cancel_all_after_many_orders_came_and_went_cancels_exactly_the_open_ones() -> None:
+    sim = Sim()
+    for i in range(100):
+        sim.order(1, "sell", "0.1", f"{5 + i % 10}")
+    for order_id in range(1, 81):
+        sim.cancel(1, order_id)
+    events = sim.cancel_all(1)
+    assert sorted(e.order_id for e in events if isinstance(e, OrderCancelled)) == list(
+        range(81, 101))
+    assert sim.depth(SELL) == [] and sim.balance(1, "COIN") == ("100", "0")
+    assert sim.exchange.ledger.open_orders(1) == []

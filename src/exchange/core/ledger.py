@@ -21,7 +21,12 @@ Layout
     One array keeps every balance on a few memory pages; on this hardware a cache or TLB
     miss costs more than the rest of an order's risk check. A balance beyond 2**63 - 1
     minor units raises OverflowError, which stops the service: grants are bounded far below.
-    An open order is a three-item list, `[held, remaining lots, PlaceOrder]`.
+    An open order is a list, `[held, remaining lots, balance slot, client order id,
+    PlaceOrder]`, in one index by order id. Settling, releasing and cancelling read the
+    hold and the balance array only, never the account: a cold read costs more here than
+    the arithmetic. Each account lists the ids of its orders for cancel-all; the list is
+    appended to on place and pruned of closed orders as it grows, so closing an order
+    does not touch it.
 
 Partitioning
     A ledger may own only some users (one risk partition). `apply` settles only the
@@ -58,16 +63,18 @@ FEE_ACCOUNT = 0  # the user id that collects fees; no one can trade as it
 BUY = Side.BUY
 LIMIT = OrderType.LIMIT
 
-Hold = list[Any]  # [held amount, remaining lots, the PlaceOrder command]
+# [held amount, remaining lots, slot of the held asset's balance, client order id, command]
+Hold = list[Any]
 
 
 class Account:
-    __slots__ = ("client_ids", "orders", "slot", "user")
+    __slots__ = ("client_ids", "order_ids", "pruned", "slot", "user")
 
     def __init__(self, user: int, slot: int) -> None:
         self.user = user
         self.slot = slot  # where this account's balances start in the ledger's array
-        self.orders: dict[int, Hold] = {}  # open orders, oldest first
+        self.order_ids: list[int] = []  # open orders, oldest first, and some closed ones
+        self.pruned = 0  # len(order_ids) after the last pruning
         self.client_ids: dict[str, int] = {}  # client order id -> order id, open orders only
 
 
@@ -102,7 +109,9 @@ class Ledger:
             for m in config.markets
         }
         self._balances = array("q")
+        self._width = 2 * len(self._assets)  # balance slots per account
         self._accounts: dict[int, Account] = {}
+        self._holds: dict[int, Hold] = {}  # open orders by order id
         self._fee_account = self._new_account(FEE_ACCOUNT)
         self.granted: dict[str, int] = dict.fromkeys(self._assets, 0)
         self._on_event: dict[type, Callable[[Any], None]] = {
@@ -115,7 +124,7 @@ class Ledger:
 
     def _new_account(self, user: int) -> Account:
         account = Account(user, len(self._balances))
-        self._balances.extend([0] * (2 * len(self._assets)))
+        self._balances.extend([0] * self._width)
         return account
 
     # ---- commands from users --------------------------------------------------------
@@ -156,8 +165,7 @@ class Ledger:
             if isinstance(checked, OrderRejected):
                 return checked
             need = checked
-        orders = account.orders
-        if order_id in orders:
+        if order_id in self._holds:
             return _rejected(cmd, Reject.DUPLICATE_ORDER_ID)
         if client_id and client_id in account.client_ids:
             return _rejected(cmd, Reject.DUPLICATE_CLIENT_ORDER_ID)
@@ -169,7 +177,12 @@ class Ledger:
         balances[slot + 1] += need
         if buy and kind is not LIMIT and need != quote_qty:
             cmd = cmd._replace(quote_qty=need)  # the budget the book may spend
-        orders[order_id] = [need, qty, cmd]
+        self._holds[order_id] = [need, qty, slot, client_id, cmd]
+        order_ids = account.order_ids
+        order_ids.append(order_id)
+        if len(order_ids) > 2 * account.pruned + 32:
+            order_ids[:] = [i for i in order_ids if i in self._holds]
+            account.pruned = len(order_ids)
         if client_id:
             account.client_ids[client_id] = order_id
         return cmd
@@ -198,7 +211,7 @@ class Ledger:
         if hold is None:
             return CancelRejected(cmd.seq, cmd.ts, cmd.order_id, cmd.user, cmd.client_order_id,
                                   Reject.UNKNOWN_ORDER)
-        placed: PlaceOrder = hold[2]
+        placed: PlaceOrder = hold[4]
         return CancelOrder(cmd.seq, cmd.ts, cmd.user, placed.order_id, cmd.client_order_id,
                            placed.market)
 
@@ -209,7 +222,7 @@ class Ledger:
             reason = Reject.UNKNOWN_ORDER if hold is None else Reject.INVALID_QUANTITY
             return CancelRejected(cmd.seq, cmd.ts, cmd.order_id, cmd.user, cmd.client_order_id,
                                   reason)
-        placed: PlaceOrder = hold[2]
+        placed: PlaceOrder = hold[4]
         return ReduceOrder(cmd.seq, cmd.ts, cmd.user, placed.order_id, cmd.reduce_by,
                            cmd.client_order_id, placed.market)
 
@@ -218,20 +231,27 @@ class Ledger:
         account = self._accounts.get(cmd.user)
         if account is None:
             return []
-        return [
-            CancelOrder(cmd.seq, cmd.ts, cmd.user, placed.order_id, placed.client_order_id,
-                        placed.market)
-            for _, _, placed in account.orders.values()
-            if not cmd.market or placed.market == cmd.market
-        ]
+        cancels = []
+        for order_id in account.order_ids:
+            hold = self._holds.get(order_id)
+            if hold is None:
+                continue
+            placed: PlaceOrder = hold[4]
+            if placed.user == cmd.user and (not cmd.market or placed.market == cmd.market):
+                cancels.append(CancelOrder(cmd.seq, cmd.ts, cmd.user, order_id, hold[3],
+                                           placed.market))
+        return cancels
 
     def _find(self, user: int, order_id: int, client_order_id: str) -> Hold | None:
-        account = self._accounts.get(user)
-        if account is None:
-            return None
         if not order_id:
+            account = self._accounts.get(user)
+            if account is None:
+                return None
             order_id = account.client_ids.get(client_order_id, 0)
-        return account.orders.get(order_id)
+        hold = self._holds.get(order_id)
+        if hold is None or hold[4].user != user:
+            return None
+        return hold
 
     # ---- events from the book -------------------------------------------------------
 
@@ -250,65 +270,54 @@ class Ledger:
         base_amount = qty * terms.base_scale
         balances = self._balances
         fees = self._fee_account.slot + terms.quote
-        for user, order_id, fee in (
-            (trade.maker_user, trade.maker_order_id, trade.maker_fee),
-            (trade.taker_user, trade.taker_order_id, trade.taker_fee),
-        ):
-            account = self._accounts.get(user)
-            if account is None:
+        holds = self._holds
+        for order_id, fee in ((trade.maker_order_id, trade.maker_fee),
+                              (trade.taker_order_id, trade.taker_fee)):
+            hold = holds.get(order_id)
+            if hold is None:
                 continue  # another partition's user
-            hold = account.orders[order_id]
-            held, remaining, placed = hold
+            held, remaining, slot, _, placed = hold
             remaining -= qty
             hold[1] = remaining
-            quote, base = account.slot + terms.quote, account.slot + terms.base
-            if placed.side is BUY:
+            if placed.side is BUY:  # `slot` is the quote balance's
                 cost = notional + fee
                 if placed.type is LIMIT:
                     still_needed = terms.buy_obligation(placed.price, remaining)
                 else:
                     still_needed = held - cost
-                balances[quote + 1] -= held - still_needed
-                balances[quote] += held - still_needed - cost
+                balances[slot + 1] -= held - still_needed
+                balances[slot] += held - still_needed - cost
                 hold[0] = still_needed
-                balances[base] += base_amount
-            else:
+                balances[slot - terms.quote + terms.base] += base_amount
+            else:  # `slot` is the base balance's
                 hold[0] = held - base_amount
-                balances[base + 1] -= base_amount
-                balances[quote] += notional - fee
+                balances[slot + 1] -= base_amount
+                balances[slot - terms.base + terms.quote] += notional - fee
             balances[fees] += fee
 
     def _reduced(self, event: OrderReduced) -> None:
-        account = self._accounts.get(event.user)
-        if account is None:
+        hold = self._holds.get(event.order_id)
+        if hold is None:
             return
-        hold = account.orders[event.order_id]
-        held, _, placed = hold
+        held, _, slot, _, placed = hold
         hold[1] = remaining = event.remaining
         terms = self._terms[event.market]
         if placed.side is BUY:
             still_needed = terms.buy_obligation(placed.price, remaining)
-            slot = account.slot + terms.quote
         else:
             still_needed = remaining * terms.base_scale
-            slot = account.slot + terms.base
         self._balances[slot + 1] -= held - still_needed
         self._balances[slot] += held - still_needed
         hold[0] = still_needed
 
     def _close(self, event: OrderDone | OrderCancelled | OrderRejected) -> None:
-        account = self._accounts.get(event.user)
-        if account is None:
-            return
-        hold = account.orders.pop(event.order_id, None)
+        hold = self._holds.pop(event.order_id, None)
         if hold is None:
             return
-        held, _, placed = hold
-        if placed.client_order_id:
-            del account.client_ids[placed.client_order_id]
+        held, _, slot, client_id, _ = hold
+        if client_id:
+            del self._accounts[event.user].client_ids[client_id]
         if held:
-            terms = self._terms[placed.market]
-            slot = account.slot + (terms.quote if placed.side is BUY else terms.base)
             self._balances[slot + 1] -= held
             self._balances[slot] += held
 
@@ -336,7 +345,8 @@ class Ledger:
         account = self._accounts.get(user)
         if account is None:
             return []
-        return [(placed, remaining, held) for held, remaining, placed in account.orders.values()]
+        holds = [self._holds.get(order_id) for order_id in account.order_ids]
+        return [(h[4], h[1], h[0]) for h in holds if h is not None and h[4].user == user]
 
     def totals(self) -> dict[str, int]:
         """Sum available + held per asset over every account, the fee account included."""
@@ -357,7 +367,7 @@ class Ledger:
                     a.user,
                     [[code, *self.balance(a.user, code)] for code in self._assets],
                     [[held, remaining, list(placed)]
-                     for held, remaining, placed in a.orders.values()],
+                     for placed, remaining, held in self.open_orders(a.user)],
                 ]
                 for a in sorted(self.accounts(), key=lambda a: a.user)
             ],
@@ -378,7 +388,11 @@ class Ledger:
                 ledger._balances[slot + 1] = held
             for held, remaining, fields in holds:
                 placed = place_order_from_list(fields)
-                account.orders[placed.order_id] = [held, remaining, placed]
+                terms = ledger._terms[placed.market]
+                slot = account.slot + (terms.quote if placed.side is BUY else terms.base)
+                ledger._holds[placed.order_id] = [held, remaining, slot, placed.client_order_id,
+                                                  placed]
+                account.order_ids.append(placed.order_id)
                 if placed.client_order_id:
                     account.client_ids[placed.client_order_id] = placed.order_id
         return ledger
