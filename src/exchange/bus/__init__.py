@@ -1,0 +1,1 @@
+"""The bus port and its implementations: embedded (SQLite) and Apache Kafka."""
