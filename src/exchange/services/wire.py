@@ -1,0 +1,90 @@
+"""Commands and events on the bus: one JSON array each, `[type code, *fields]`.
+
+A message is a NamedTuple, so its fields already are an array in declaration order:
+encoding is one `orjson.dumps` with no per-field work, and enums travel as their ints.
+Decoding rebuilds the enums from each class's annotations. Codes are part of the wire
+format: never reuse one.
+"""
+
+import typing
+from collections.abc import Callable
+from enum import IntEnum
+from typing import Any
+
+import orjson
+
+from exchange.core.commands import (
+    CancelAll,
+    CancelOrder,
+    Command,
+    OpenAccount,
+    PlaceOrder,
+    ReduceOrder,
+)
+from exchange.core.events import (
+    AccountOpened,
+    CancelRejected,
+    Event,
+    LevelChanged,
+    OrderAccepted,
+    OrderCancelled,
+    OrderDone,
+    OrderReduced,
+    OrderRejected,
+    TradeExecuted,
+)
+
+Message = Command | Event
+
+CODES: dict[type, int] = {
+    OpenAccount: 1,
+    PlaceOrder: 2,
+    CancelOrder: 3,
+    CancelAll: 4,
+    ReduceOrder: 5,
+    AccountOpened: 101,
+    OrderAccepted: 102,
+    OrderRejected: 103,
+    CancelRejected: 104,
+    TradeExecuted: 105,
+    OrderReduced: 106,
+    OrderCancelled: 107,
+    OrderDone: 108,
+    LevelChanged: 109,
+}
+
+
+class WireError(ValueError):
+    """Bytes on the bus that are not a message of this version."""
+
+
+def encode(message: Message) -> bytes:
+    """Serialise a command or event."""
+    return orjson.dumps((CODES[message.__class__], *message))
+
+
+def _decoder(cls: type) -> Callable[[list[Any]], Any]:
+    hints = typing.get_type_hints(cls)
+    enums = [(i, hint) for i, hint in enumerate(hints.values())
+             if isinstance(hint, type) and issubclass(hint, IntEnum)]
+    build = cls._make  # type: ignore[attr-defined]
+
+    def decode_fields(fields: list[Any]) -> Any:
+        for index, enum in enums:
+            fields[index] = enum(fields[index])
+        return build(fields)
+
+    return decode_fields
+
+
+_DECODERS = {code: _decoder(cls) for cls, code in CODES.items()}
+
+
+def decode(data: bytes) -> Message:
+    """Rebuild a command or event from `encode`'s bytes."""
+    try:
+        code, *fields = orjson.loads(data)
+        result: Message = _DECODERS[code](fields)
+    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, ValueError) as error:
+        raise WireError(f"not a message: {data[:80]!r}") from error
+    return result
