@@ -165,3 +165,15 @@ class BusContract(ABC):
         records = drain(consumer, 1, timeout=10)
         assert [r.value for r in records] == [b"v"]
         assert time.monotonic() - started < 5
+
+    def test_committed_positions_can_be_read(self, bus: Bus) -> None:
+        bus.create_topic("t", 1)
+        producer = bus.producer()
+        producer.send("t", b"k", b"v")
+        producer.send("t", b"k", b"w")
+        producer.flush()
+        assert bus.committed("g", "t", 0) is None
+        consumer = bus.consumer("g", ["t"])
+        assert len(drain(consumer, 2)) == 2
+        consumer.commit()
+        assert bus.committed("g", "t", 0) == 2

@@ -96,6 +96,10 @@ class Bus(ABC):
     def producer(self) -> Producer: ...
 
     @abstractmethod
+    def committed(self, group: str, topic: str, partition: int) -> int | None:
+        """Return the group's committed position in one partition, None if it has none."""
+
+    @abstractmethod
     def consumer(self, group: str, topics: Sequence[str], start: Start = Start.EARLIEST,
                  transactional_id: str = "") -> Consumer:
         """Join `group` to read `topics`; `transactional_id` names its fenced producer."""

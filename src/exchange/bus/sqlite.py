@@ -124,6 +124,10 @@ class SqliteBus(Bus):
             members.remove(consumer)
             self._rebalance(consumer.group)
 
+    def committed(self, group: str, topic: str, partition: int) -> int | None:
+        with self._lock:
+            return self._committed(group, topic, partition)
+
     def _committed(self, group: str, topic: str, partition: int) -> int | None:
         row = self._db.execute(
             "SELECT offset FROM positions WHERE grp = ? AND topic = ? AND partition = ?",

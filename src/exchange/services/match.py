@@ -1,0 +1,52 @@
+"""The match service: the order books of the markets of each partition of `match`.
+
+Public results (trades, level changes) go to market-data; whatever happened to a user's
+order goes back to risk, keyed by user. A trade concerns two users who may live in two
+risk partitions: it is sent once to each partition involved, never twice to one.
+"""
+
+from exchange.bus.port import Bus, Outgoing, Record, partition_for
+from exchange.core.book import OrderBook
+from exchange.core.commands import CancelOrder, PlaceOrder, ReduceOrder
+from exchange.core.events import Event, LevelChanged, TradeExecuted
+from exchange.core.markets import Config
+from exchange.services import topics
+from exchange.services.processor import Processor
+from exchange.services.wire import decode, encode
+
+
+class MatchService(Processor):
+    topic = topics.MATCH
+    group = "match"
+
+    def __init__(self, config: Config, bus: Bus) -> None:
+        self.books = {m.symbol: OrderBook(m) for m in config.markets}
+        self._risk_partitions = bus.partitions(topics.RISK)
+
+    def handle(self, record: Record, out: list[Outgoing]) -> None:
+        command = decode(record.value)
+        events: list[Event] = []
+        kind = command.__class__
+        if kind is PlaceOrder:
+            self.books[command.market].place(command, events)  # type: ignore[union-attr, arg-type]
+        elif kind is CancelOrder:
+            self.books[command.market].cancel(command, events)  # type: ignore[union-attr, arg-type]
+        elif kind is ReduceOrder:
+            self.books[command.market].reduce(command, events)  # type: ignore[union-attr, arg-type]
+        else:
+            raise TypeError(f"match expected an order command, got {kind.__name__}")
+        for event in events:
+            data = encode(event)
+            kind = event.__class__
+            if kind is LevelChanged:
+                out.append(Outgoing(topics.MARKET_DATA, record.key, data))
+            elif kind is TradeExecuted:
+                out.append(Outgoing(topics.MARKET_DATA, record.key, data))
+                maker = topics.user_key(event.maker_user)  # type: ignore[union-attr]
+                taker = topics.user_key(event.taker_user)  # type: ignore[union-attr]
+                out.append(Outgoing(topics.RISK, maker, data))
+                if (partition_for(maker, self._risk_partitions)
+                        != partition_for(taker, self._risk_partitions)):
+                    out.append(Outgoing(topics.RISK, taker, data))
+            else:
+                out.append(Outgoing(topics.RISK, topics.user_key(event.user), data))  # type: ignore[union-attr]

@@ -1,0 +1,64 @@
+"""The risk service: the ledger of the users of each partition of the `risk` topic.
+
+Commands from gateways are checked and held for (or refused); what passes goes on to
+match. What match reports about a user's orders comes back here to be settled, and then
+goes on to the user. A ledger per partition, so a partition's state can move alone.
+"""
+
+from exchange.bus.port import Outgoing, Record
+from exchange.core.commands import CancelAll, CancelOrder, OpenAccount, PlaceOrder, ReduceOrder
+from exchange.core.events import TradeExecuted
+from exchange.core.ledger import Ledger
+from exchange.core.markets import Config
+from exchange.services import topics
+from exchange.services.processor import Processor
+from exchange.services.wire import Message, decode, encode
+
+
+class RiskService(Processor):
+    topic = topics.RISK
+    group = "risk"
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.ledgers: dict[int, Ledger] = {}
+
+    def ledger(self, partition: int) -> Ledger:
+        ledger = self.ledgers.get(partition)
+        if ledger is None:
+            ledger = self.ledgers[partition] = Ledger(self.config)
+        return ledger
+
+    def handle(self, record: Record, out: list[Outgoing]) -> None:
+        message = decode(record.value)
+        ledger = self.ledger(record.partition)
+        kind = message.__class__
+        if kind is PlaceOrder:
+            self._pass_on(ledger.place(message), record.key, out)  # type: ignore[arg-type]
+        elif kind is CancelOrder:
+            self._pass_on(ledger.cancel(message), record.key, out)  # type: ignore[arg-type]
+        elif kind is ReduceOrder:
+            self._pass_on(ledger.reduce(message), record.key, out)  # type: ignore[arg-type]
+        elif kind is CancelAll:
+            for cancel in ledger.cancel_all(message):  # type: ignore[arg-type]
+                out.append(Outgoing(topics.MATCH, topics.market_key(cancel.market),
+                                    encode(cancel)))
+        elif kind is OpenAccount:
+            out.append(Outgoing(topics.USER_EVENTS, record.key,
+                                encode(ledger.open_account(message))))  # type: ignore[arg-type]
+        elif kind is TradeExecuted:
+            ledger.apply((message,))  # type: ignore[arg-type]
+            for user in (message.maker_user, message.taker_user):  # type: ignore[union-attr]
+                if ledger.has_account(user):
+                    out.append(Outgoing(topics.USER_EVENTS, topics.user_key(user), record.value))
+        else:  # what match reports about one user's order
+            ledger.apply((message,))  # type: ignore[arg-type]
+            out.append(Outgoing(topics.USER_EVENTS, record.key, record.value))
+
+    @staticmethod
+    def _pass_on(checked: Message, key: bytes, out: list[Outgoing]) -> None:
+        """Send a command risk let through to match, or its refusal to the user."""
+        if isinstance(checked, PlaceOrder | CancelOrder | ReduceOrder):
+            out.append(Outgoing(topics.MATCH, topics.market_key(checked.market), encode(checked)))
+        else:
+            out.append(Outgoing(topics.USER_EVENTS, key, encode(checked)))

@@ -1,0 +1,126 @@
+"""Risk and match as services over the embedded bus: a trade end to end, and a restart."""
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from exchange.bus.port import Bus, Record, Start
+from exchange.bus.sqlite import SqliteBus
+from exchange.core.commands import CancelOrder, OpenAccount, PlaceOrder
+from exchange.core.events import (
+    AccountOpened,
+    CancelRejected,
+    LevelChanged,
+    OrderAccepted,
+    OrderDone,
+    OrderRejected,
+    TradeExecuted,
+)
+from exchange.core.markets import default_config
+from exchange.core.types import OrderType, Reject, Side, TimeInForce
+from exchange.services import topics
+from exchange.services.match import MatchService
+from exchange.services.processor import replay, run
+from exchange.services.risk import RiskService
+from exchange.services.wire import decode, encode
+from tests.bus.contract import drain
+
+CONFIG = default_config()
+
+
+@contextmanager
+def services(bus: Bus) -> Iterator[RiskService]:
+    """Run risk and match in threads until the block ends."""
+    risk, match = RiskService(CONFIG), MatchService(CONFIG, bus)
+    stop = threading.Event()
+    threads = [threading.Thread(target=run, args=(bus, p, stop), daemon=True)
+               for p in (risk, match)]
+    for thread in threads:
+        thread.start()
+    try:
+        yield risk
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(10)
+
+
+def send(bus: Bus, *commands: OpenAccount | PlaceOrder | CancelOrder) -> None:
+    producer = bus.producer()
+    for cmd in commands:
+        producer.send(topics.RISK, topics.user_key(cmd.user), encode(cmd))
+    producer.flush()
+
+
+def place(order_id: int, user: int, side: Side, price: int, qty: int) -> PlaceOrder:
+    return PlaceOrder(0, 0, order_id, user, "COIN-USD", side, OrderType.LIMIT, TimeInForce.GTC,
+                      price, qty)
+
+
+def of_user(records: list[Record], user: int) -> list[str]:
+    return [type(decode(r.value)).__name__ for r in records if r.key == topics.user_key(user)]
+
+
+def test_two_users_trade_through_risk_and_match(tmp_path: Path) -> None:
+    bus = SqliteBus(tmp_path / "bus.sqlite")
+    topics.create_topics(bus, partitions=1)  # one partition: the order of sending holds
+    users = bus.consumer("watch-users", [topics.USER_EVENTS], Start.EARLIEST)
+    market = bus.consumer("watch-market", [topics.MARKET_DATA], Start.EARLIEST)
+    with services(bus) as risk:
+        send(bus, OpenAccount(0, 0, 1), OpenAccount(0, 0, 2),
+             place(10, 1, Side.SELL, 400, 30_000), place(11, 2, Side.BUY, 500, 50_000),
+             place(12, 2, Side.BUY, 100, 10**9), CancelOrder(0, 0, 1, 11))
+        seen = drain(users, 9)
+        public = drain(market, 4)
+    # Risk refuses the cancel at once, while the order it follows is still at match.
+    assert sorted(of_user(seen, 1)) == ["AccountOpened", "CancelRejected", "OrderAccepted",
+                                        "OrderDone", "TradeExecuted"]
+    assert sorted(of_user(seen, 2)) == ["AccountOpened", "OrderAccepted", "OrderRejected",
+                                        "TradeExecuted"]
+    rejected = next(decode(r.value) for r in seen if isinstance(decode(r.value), OrderRejected))
+    assert rejected.reason is Reject.INSUFFICIENT_FUNDS  # type: ignore[union-attr]
+    refused = next(decode(r.value) for r in seen if isinstance(decode(r.value), CancelRejected))
+    assert refused.reason is Reject.UNKNOWN_ORDER  # type: ignore[union-attr]
+    # The sell rests (level 4.00 appears), then the buy takes it and rests its remainder.
+    assert [type(decode(r.value)) for r in public] == [LevelChanged, TradeExecuted,
+                                                        LevelChanged, LevelChanged]
+    balances = {u: risk.ledger(p).balances(u) for p, ledger in risk.ledgers.items()
+                for u in (1, 2) if ledger.has_account(u)}
+    assert balances[1]["USD"] == (1012_000000, 0) and balances[1]["COIN"] == (97 * 10**8, 0)
+    assert balances[2]["USD"] == (988_000000 - 10_000000, 10_000000)
+    bus.close()
+
+
+def test_a_restart_rebuilds_state_from_the_journal_and_publishes_nothing_twice(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "bus.sqlite"
+    bus = SqliteBus(path)
+    topics.create_topics(bus, partitions=2)
+    with services(bus) as risk:
+        send(bus, OpenAccount(0, 0, 1), OpenAccount(0, 0, 2),
+             place(10, 1, Side.SELL, 400, 30_000), place(11, 2, Side.BUY, 400, 10_000))
+        before_records = drain(bus.consumer("w", [topics.USER_EVENTS]), 7)
+        before = {p: ledger.to_state() for p, ledger in risk.ledgers.items()}
+    bus.close()
+
+    bus = SqliteBus(path)
+    rebuilt = RiskService(CONFIG)
+    # 2 openings, 2 orders, 2 acceptances, the trade once per partition, the done.
+    assert replay(bus, rebuilt, range(2)) == 9
+    assert {p: ledger.to_state() for p, ledger in rebuilt.ledgers.items()} == before
+    with services(bus) as risk:
+        send(bus, place(12, 2, Side.BUY, 400, 10_000))
+        after_records = drain(bus.consumer("w2", [topics.USER_EVENTS]), 11)
+        extra = bus.consumer("w3", [topics.USER_EVENTS]).poll(0.5)
+        assert {p: risk.ledgers[p].to_state() for p in before} != before  # the new trade
+    assert len(before_records) == 7
+    assert len(extra) == 11
+    events = [decode(r.value) for r in after_records]
+    assert len(events) == 11  # 7 from before the restart, 4 new: none published twice
+    assert sum(isinstance(e, AccountOpened) for e in events) == 2
+    assert sum(isinstance(e, OrderAccepted) for e in events) == 3
+    assert sum(isinstance(e, OrderDone) for e in events) == 2
+    assert sum(isinstance(e, TradeExecuted) for e in events) == 4  # two trades, one per user
+    bus.close()
