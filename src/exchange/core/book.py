@@ -130,21 +130,8 @@ class OrderBook:
                 if tif is IOC:
                     out.append(OrderCancelled(seq, ts, order_id, user, symbol, side, qty,
                                               CancelReason.EXPIRED))
-                    return
-                if buy:
-                    levels, keys, key = self._bids, self._bid_keys, -price
                 else:
-                    levels, keys, key = self._asks, self._ask_keys, price
-                level = levels.get(price)
-                if level is None:
-                    level = levels[price] = self._new_level(levels, keys, key, side, price)
-                order = [qty, cmd, level]
-                level.orders.append(order)
-                level.total += qty
-                self._orders[order_id] = order
-                self.version += 1
-                out.append(_new(LevelChanged, (seq, symbol, side, price, level.total,
-                                               self.version)))
+                    self._rest(cmd, qty, out)
                 return
             if tif is POST_ONLY:
                 out.append(_rejected(cmd, Reject.POST_ONLY_WOULD_TAKE))
@@ -314,7 +301,7 @@ class OrderBook:
     # ---- resting and removing -------------------------------------------------------
 
     def _rest(self, cmd: PlaceOrder, qty: int, out: list[Event]) -> None:
-        """Rest what is left of a limit order that took liquidity first."""
+        """Rest `qty` lots of a limit order at the back of its level."""
         price = cmd.price
         if cmd.side is BUY:
             levels, keys, key = self._bids, self._bid_keys, -price
@@ -328,8 +315,8 @@ class OrderBook:
         level.total += qty
         self._orders[cmd.order_id] = order
         self.version += 1
-        out.append(LevelChanged(cmd.seq, self.symbol, cmd.side, price, level.total,
-                                self.version))
+        out.append(_new(LevelChanged, (cmd.seq, self.symbol, cmd.side, price, level.total,
+                                       self.version)))
 
     @staticmethod
     def _new_level(
@@ -393,11 +380,6 @@ class OrderBook:
             for remaining, placed, _ in levels[price].orders:
                 if remaining:
                     yield placed, remaining
-
-    def remaining(self, order_id: int) -> int:
-        """Return what is left of a resting order, 0 if it is not in the book."""
-        order = self._orders.get(order_id)
-        return order[0] if order else 0
 
     def __len__(self) -> int:
         return len(self._orders)

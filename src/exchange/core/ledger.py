@@ -154,12 +154,7 @@ class Ledger:
                 return _rejected(cmd, Reject.INVALID_PRICE)
             if not terms.min_qty <= qty <= terms.max_qty or quote_qty:
                 return _rejected(cmd, Reject.INVALID_QUANTITY)
-            if buy:
-                need = price * qty * terms.quote_scale
-                if terms.max_fee_ppm:
-                    need += need * terms.max_fee_ppm // PPM
-            else:
-                need = qty * terms.base_scale
+            need = terms.buy_obligation(price, qty) if buy else qty * terms.base_scale
         else:
             checked = self._market_order_need(cmd, terms, account)
             if isinstance(checked, OrderRejected):
@@ -350,7 +345,7 @@ class Ledger:
 
     def totals(self) -> dict[str, int]:
         """Sum available + held per asset over every account, the fee account included."""
-        width = 2 * len(self._assets)
+        width = self._width
         return {
             code: sum(self._balances[offset::width]) + sum(self._balances[offset + 1::width])
             for code, offset in self._offset.items()
