@@ -2,8 +2,10 @@
 
 import argparse
 import dataclasses
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import orjson
 
@@ -12,6 +14,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="exchange", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
+    run = commands.add_parser("run", help="run the whole exchange in one process")
+    run.add_argument("--host", default=os.environ.get("EXCHANGE_HOST", "127.0.0.1"))
+    run.add_argument("--port", type=int, default=int(os.environ.get("EXCHANGE_PORT", "5001")))
+    run.add_argument("--data-dir", type=Path,
+                     default=Path(os.environ.get("EXCHANGE_DATA_DIR", "exchange-data")),
+                     help="where the journal, accounts and snapshots live")
+    run.add_argument("--config", type=Path, default=_env_path("EXCHANGE_CONFIG"),
+                     help="a TOML file of assets, markets, fees and grants (see settings.py)")
+    run.add_argument("--maker-fee", default=os.environ.get("EXCHANGE_MAKER_FEE"),
+                     help="maker fee rate for every market, e.g. 0.001")
+    run.add_argument("--taker-fee", default=os.environ.get("EXCHANGE_TAKER_FEE"))
+    run.add_argument("--grant", action="append", default=[], metavar="ASSET=AMOUNT",
+                     help="what each new user gets, e.g. --grant USD=1000 (repeatable)")
+
     bench = commands.add_parser("bench", help="measure how fast the exchange is")
     benches = bench.add_subparsers(dest="bench", required=True)
     engine = benches.add_parser("engine", help="replay a fixed-seed workload through the core")
@@ -19,8 +35,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     engine.add_argument("--seed", type=int, default=1)
     engine.add_argument("--repeat", type=_positive, default=3, help="timed runs; best is reported")
     engine.add_argument("--json", action="store_true", help="print one JSON object")
+    load = benches.add_parser("load", help="drive a running exchange over its API from many users")
+    load.add_argument("--url", default="http://127.0.0.1:5001")
+    load.add_argument("--users", type=_positive, default=50)
+    load.add_argument("--rate", type=int, default=0, help="orders per second; 0: flat out")
+    load.add_argument("--window", type=_positive, default=32, help="in flight per user at rate 0")
+    load.add_argument("--duration", type=float, default=10.0, help="measured seconds")
+    load.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
+    load.add_argument("--market", default="COIN-USD")
+    load.add_argument("--seed", type=int, default=1)
+    load.add_argument("--processes", type=_positive, default=1, help="load generator processes")
+    load.add_argument("--json", action="store_true", help="print one JSON object")
 
     args = parser.parse_args(argv)
+    if args.command == "run":
+        return _run(args)
+    if args.bench == "load":
+        return _bench_load(args)
     return _bench_engine(args.orders, args.seed, args.repeat, as_json=args.json)
 
 
@@ -46,6 +77,40 @@ def _bench_engine(orders: int, seed: int, repeats: int, *, as_json: bool) -> int
     for name, value in rows:
         print(f"{name:<{width}}  {value:>14}")
     return 0
+
+
+def _bench_load(args: argparse.Namespace) -> int:
+    from exchange.bench.load import command  # noqa: PLC0415 - keep `exchange --help` quick
+
+    return command(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from exchange.embedded import Settings, run  # noqa: PLC0415 - keep `exchange --help` quick
+    from exchange.settings import SettingsError, load_config  # noqa: PLC0415
+
+    try:
+        grants = dict(_pair(text) for text in args.grant)
+        config = load_config(args.config, maker_fee=args.maker_fee, taker_fee=args.taker_fee,
+                             grants=grants)
+        return run(Settings(args.host, args.port, args.data_dir, config))
+    except SettingsError as error:
+        print(f"exchange: {error}", file=sys.stderr)
+        return 2
+
+
+def _pair(text: str) -> tuple[str, str]:
+    from exchange.settings import SettingsError  # noqa: PLC0415
+
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise SettingsError(f"--grant expects ASSET=AMOUNT, got {text!r}")
+    return name, value
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value) if value else None
 
 
 def _positive(text: str) -> int:

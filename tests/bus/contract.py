@@ -177,3 +177,22 @@ class BusContract(ABC):
         assert len(drain(consumer, 2)) == 2
         consumer.commit()
         assert bus.committed("g", "t", 0) == 2
+
+    def test_a_reader_reads_from_given_offsets_in_no_group(self, bus: Bus) -> None:
+        bus.create_topic("t", 2)
+        bus.create_topic("u", 1)
+        producer = bus.producer()
+        keys = [k for k in (b"a", b"b", b"c", b"d", b"e") if partition_for(k, 2) == 1][:1]
+        for n in range(4):
+            producer.send("t", keys[0], b"t%d" % n)
+            producer.send("u", b"x", b"u%d" % n)
+        producer.flush()
+        reader = bus.reader({("t", 1): 2, ("u", 0): 3})
+        records = drain(reader, 3)
+        assert sorted(r.value for r in records) == [b"t2", b"t3", b"u3"]
+        with pytest.raises(BusError):
+            reader.commit()
+        reader.close()
+        assert bus.committed("", "t", 1) is None
+        with pytest.raises(BusError):
+            bus.reader({("t", 2): 0})

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from exchange.core.commands import CancelAll, CancelOrder, OpenAccount, PlaceOrder, ReduceOrder
 from exchange.core.events import (
     AccountOpened,
+    BalancesChanged,
     CancelRejected,
     LevelChanged,
     OrderAccepted,
@@ -34,6 +35,7 @@ MESSAGES = [
     OrderCancelled(1, 2, 3, 4, "COIN-USD", Side.SELL, 5, CancelReason.SELF_TRADE),
     OrderDone(1, 2, 3, 4, "COIN-USD", Side.BUY),
     LevelChanged(1, "COIN-USD", Side.SELL, 400, 0, 9),
+    BalancesChanged(1, 3, (("USD", 5, 6), ("COIN", 0, 7))),
 ]
 
 

@@ -17,12 +17,17 @@ Consumers
     with its outputs published, or neither. This is how risk and match process each
     message exactly once.
 
+Readers
+    A reader belongs to no group: it reads the partitions it is given from the offsets
+    it is given, for state rebuilt from a snapshot and for gateways, which follow every
+    partition.
+
 Producers
     `send` queues a record; `flush` makes every queued record durable and visible.
 """
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -103,6 +108,14 @@ class Bus(ABC):
     def consumer(self, group: str, topics: Sequence[str], start: Start = Start.EARLIEST,
                  transactional_id: str = "") -> Consumer:
         """Join `group` to read `topics`; `transactional_id` names its fenced producer."""
+
+    @abstractmethod
+    def reader(self, positions: Mapping[tuple[str, int], int]) -> Consumer:
+        """Read the given (topic, partition)s from the given offsets, in no group.
+
+        For state that is rebuilt from a snapshot's positions and for gateways, which read
+        every partition. A reader's `commit` raises `BusError`: it has no group.
+        """
 
     @abstractmethod
     def close(self) -> None: ...

@@ -19,7 +19,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from exchange.bus.port import (
@@ -98,6 +98,14 @@ class SqliteBus(Bus):
             self._groups.setdefault(group, []).append(consumer)
             self._rebalance(group)
             return consumer
+
+    def reader(self, positions: Mapping[tuple[str, int], int]) -> Consumer:
+        for topic, partition in positions:
+            if not 0 <= partition < self.partitions(topic):
+                raise BusError(f"topic {topic} has no partition {partition}")
+        consumer = _Consumer(self, "", tuple({t for t, _ in positions}), Start.EARLIEST)
+        consumer._positions = dict(positions)
+        return consumer
 
     def close(self) -> None:
         with self._lock:
@@ -253,6 +261,8 @@ class _Consumer(Consumer):
                 bus._changed.wait(left)
 
     def commit(self, outputs: Sequence[Outgoing] = ()) -> None:
+        if not self.group:
+            raise BusError("a reader belongs to no group and cannot commit")
         with self._bus._lock:
             positions = [(self.group, t, p, o) for (t, p), o in self._positions.items()]
             self._bus._write(outputs, positions)

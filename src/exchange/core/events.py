@@ -114,6 +114,17 @@ class LevelChanged(NamedTuple):
     version: int
 
 
+class BalancesChanged(NamedTuple):
+    """A user's balances after something changed them: (asset, available, held) each.
+
+    Risk reports these so that gateways show balances without redoing risk's arithmetic.
+    """
+
+    seq: int
+    user: int
+    balances: tuple[tuple[str, int, int], ...]
+
+
 Event = (
     AccountOpened
     | OrderAccepted
@@ -124,4 +135,5 @@ Event = (
     | OrderCancelled
     | OrderDone
     | LevelChanged
+    | BalancesChanged
 )

@@ -328,6 +328,13 @@ class Ledger:
         """Return every asset's (available, held) of one account."""
         return {code: self.balance(user, code) for code in self._assets}
 
+    def balance_rows(self, user: int) -> tuple[tuple[str, int, int], ...]:
+        """Return (asset, available, held) for every asset of one account."""
+        slot = self._accounts[user].slot
+        balances = self._balances
+        return tuple((code, balances[slot + offset], balances[slot + offset + 1])
+                     for code, offset in self._offset.items())
+
     def has_account(self, user: int) -> bool:
         return user in self._accounts
 

@@ -5,6 +5,8 @@ order goes back to risk, keyed by user. A trade concerns two users who may live 
 risk partitions: it is sent once to each partition involved, never twice to one.
 """
 
+from typing import Any
+
 from exchange.bus.port import Bus, Outgoing, Record, partition_for
 from exchange.core.book import OrderBook
 from exchange.core.commands import CancelOrder, PlaceOrder, ReduceOrder
@@ -20,8 +22,22 @@ class MatchService(Processor):
     group = "match"
 
     def __init__(self, config: Config, bus: Bus) -> None:
+        self.config = config
         self.books = {m.symbol: OrderBook(m) for m in config.markets}
         self._risk_partitions = bus.partitions(topics.RISK)
+        partitions = bus.partitions(topics.MATCH)
+        self._partition_of = {m.symbol: partition_for(topics.market_key(m.symbol), partitions)
+                              for m in config.markets}
+
+    def dump(self, partition: int) -> Any:
+        return {symbol: book.to_state() for symbol, book in self.books.items()
+                if self._partition_of[symbol] == partition}
+
+    def restore(self, partition: int, state: Any) -> None:
+        for symbol, book in state.items():
+            if self._partition_of.get(symbol) != partition:
+                raise ValueError(f"the snapshot of partition {partition} holds {symbol}")
+            self.books[symbol] = OrderBook.from_state(self.config.market(symbol), book)
 
     def handle(self, record: Record, out: list[Outgoing]) -> None:
         command = decode(record.value)

@@ -5,9 +5,11 @@ match. What match reports about a user's orders comes back here to be settled, a
 goes on to the user. A ledger per partition, so a partition's state can move alone.
 """
 
+from typing import Any
+
 from exchange.bus.port import Outgoing, Record
 from exchange.core.commands import CancelAll, CancelOrder, OpenAccount, PlaceOrder, ReduceOrder
-from exchange.core.events import TradeExecuted
+from exchange.core.events import AccountOpened, BalancesChanged, OrderAccepted, TradeExecuted
 from exchange.core.ledger import Ledger
 from exchange.core.markets import Config
 from exchange.services import topics
@@ -29,12 +31,21 @@ class RiskService(Processor):
             ledger = self.ledgers[partition] = Ledger(self.config)
         return ledger
 
+    def dump(self, partition: int) -> Any:
+        return self.ledger(partition).to_state()
+
+    def restore(self, partition: int, state: Any) -> None:
+        self.ledgers[partition] = Ledger.from_state(self.config, state)
+
     def handle(self, record: Record, out: list[Outgoing]) -> None:
         message = decode(record.value)
         ledger = self.ledger(record.partition)
         kind = message.__class__
         if kind is PlaceOrder:
-            self._pass_on(ledger.place(message), record.key, out)  # type: ignore[arg-type]
+            checked = ledger.place(message)  # type: ignore[arg-type]
+            self._pass_on(checked, record.key, out)
+            if checked.__class__ is PlaceOrder:
+                self._balances(ledger, checked.seq, checked.user, out)
         elif kind is CancelOrder:
             self._pass_on(ledger.cancel(message), record.key, out)  # type: ignore[arg-type]
         elif kind is ReduceOrder:
@@ -44,16 +55,26 @@ class RiskService(Processor):
                 out.append(Outgoing(topics.MATCH, topics.market_key(cancel.market),
                                     encode(cancel)))
         elif kind is OpenAccount:
-            out.append(Outgoing(topics.USER_EVENTS, record.key,
-                                encode(ledger.open_account(message))))  # type: ignore[arg-type]
+            opened = ledger.open_account(message)  # type: ignore[arg-type]
+            out.append(Outgoing(topics.USER_EVENTS, record.key, encode(opened)))
+            if opened.__class__ is AccountOpened:
+                self._balances(ledger, opened.seq, opened.user, out)
         elif kind is TradeExecuted:
             ledger.apply((message,))  # type: ignore[arg-type]
             for user in (message.maker_user, message.taker_user):  # type: ignore[union-attr]
                 if ledger.has_account(user):
                     out.append(Outgoing(topics.USER_EVENTS, topics.user_key(user), record.value))
+                    self._balances(ledger, message.seq, user, out)
         else:  # what match reports about one user's order
             ledger.apply((message,))  # type: ignore[arg-type]
             out.append(Outgoing(topics.USER_EVENTS, record.key, record.value))
+            if kind is not OrderAccepted:  # the hold was taken when the order was placed
+                self._balances(ledger, message.seq, message.user, out)  # type: ignore[union-attr]
+
+    @staticmethod
+    def _balances(ledger: Ledger, seq: int, user: int, out: list[Outgoing]) -> None:
+        changed = BalancesChanged(seq, user, ledger.balance_rows(user))
+        out.append(Outgoing(topics.USER_EVENTS, topics.user_key(user), encode(changed)))
 
     @staticmethod
     def _pass_on(checked: Message, key: bytes, out: list[Outgoing]) -> None:

@@ -23,6 +23,7 @@ from exchange.core.commands import (
 )
 from exchange.core.events import (
     AccountOpened,
+    BalancesChanged,
     CancelRejected,
     Event,
     LevelChanged,
@@ -51,6 +52,7 @@ CODES: dict[type, int] = {
     OrderCancelled: 107,
     OrderDone: 108,
     LevelChanged: 109,
+    BalancesChanged: 110,
 }
 
 
@@ -67,11 +69,14 @@ def _decoder(cls: type) -> Callable[[list[Any]], Any]:
     hints = typing.get_type_hints(cls)
     enums = [(i, hint) for i, hint in enumerate(hints.values())
              if isinstance(hint, type) and issubclass(hint, IntEnum)]
+    rows = [i for i, hint in enumerate(hints.values()) if typing.get_origin(hint) is tuple]
     build = cls._make  # type: ignore[attr-defined]
 
     def decode_fields(fields: list[Any]) -> Any:
         for index, enum in enums:
             fields[index] = enum(fields[index])
+        for index in rows:  # JSON arrays of arrays back into tuples of tuples
+            fields[index] = tuple(map(tuple, fields[index]))
         return build(fields)
 
     return decode_fields
@@ -88,3 +93,14 @@ def decode(data: bytes) -> Message:
     except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, ValueError) as error:
         raise WireError(f"not a message: {data[:80]!r}") from error
     return result
+
+
+_EVENT_TYPES = tuple(cls for cls, code in CODES.items() if code > 100)
+
+
+def decode_event(data: bytes) -> Event:
+    """Rebuild an event; anything else on an event topic is a WireError."""
+    message = decode(data)
+    if not isinstance(message, _EVENT_TYPES):
+        raise WireError(f"expected an event, got {type(message).__name__}")
+    return message  # type: ignore[return-value]

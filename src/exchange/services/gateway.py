@@ -1,0 +1,324 @@
+"""The gateway's service logic: send users' commands to risk, follow what comes back.
+
+Commands go to the `risk` topic keyed by user, each with a fresh `seq` (and a fresh order
+id for a new order) from blocks the store hands out, so ids are unique across gateways
+and restarts. Every event carries the `seq` of the command that caused it, which is how
+an answer finds the request that is waiting for it.
+
+A feed thread reads every partition of `user-events` and `market-data` (a gateway serves
+any user and any market) and hands each batch to the event loop, which folds it into
+the views, resolves the waiting requests and tells the listeners what changed, once per
+batch. All state is touched on the event loop thread only, so nothing here needs a lock.
+The views are snapshotted to the store with the positions they were built up to; a
+restart loads the snapshot and reads on from there.
+
+Sends are flushed once per turn of the event loop, so a burst of requests costs one
+journal write (group commit), not one each.
+"""
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from exchange.bus.port import Bus, Consumer
+from exchange.core.commands import CancelAll, CancelOrder, OpenAccount, PlaceOrder, ReduceOrder
+from exchange.core.events import (
+    AccountOpened,
+    BalancesChanged,
+    CancelRejected,
+    Event,
+    OrderAccepted,
+    OrderCancelled,
+    OrderDone,
+    OrderReduced,
+    OrderRejected,
+    TradeExecuted,
+)
+from exchange.core.markets import Config
+from exchange.core.types import OrderType, Reject, SelfTrade, Side, TimeInForce
+from exchange.services import topics
+from exchange.services.views import Candle, OrderView, Views
+from exchange.services.wire import decode_event, encode
+from exchange.store.port import Store
+
+SNAPSHOT = "gateway/views"
+_ID_BLOCK = 1000
+
+
+class Refused(Exception):
+    """The exchange refused a command; `reason` says why."""
+
+    def __init__(self, reason: Reject) -> None:
+        super().__init__(reason.name.lower())
+        self.reason = reason
+
+
+class NoAnswer(Exception):
+    """The exchange did not answer in time; the command may still take effect."""
+
+
+@dataclass
+class MarketChanges:
+    """What one batch changed in one market."""
+
+    prev_version: int
+    levels: dict[tuple[int, int], int] = field(default_factory=dict)  # (side, price): qty
+    trades: list[list[int]] = field(default_factory=list)
+    candles: dict[int, Candle] = field(default_factory=dict)  # by interval seconds
+
+
+@dataclass
+class UserChanges:
+    """What one batch changed for one user."""
+
+    orders: dict[int, OrderView] = field(default_factory=dict)
+    fills: list[list[Any]] = field(default_factory=list)
+    balances: bool = False
+
+
+Listener = Callable[[dict[str, MarketChanges], dict[int, UserChanges]], None]
+
+
+class _Waiter:
+    __slots__ = ("answer", "future", "kinds", "open_ids")
+
+    def __init__(self, future: "asyncio.Future[Event | None]", kinds: tuple[type, ...],
+                 open_ids: set[int] | None = None) -> None:
+        self.future = future
+        self.kinds = kinds
+        self.open_ids = open_ids  # cancel-all: the orders still to close
+        self.answer: Event | None = None
+
+
+class Gateway:
+    def __init__(self, config: Config, bus: Bus, store: Store, *, timeout: float = 5.0,
+                 clock_ns: Callable[[], int] = time.time_ns,
+                 snapshot_every: float = 30.0) -> None:
+        self.config = config
+        self.bus = bus
+        self.store = store
+        self.timeout = timeout
+        self.clock_ns = clock_ns
+        self.snapshot_every = snapshot_every
+        self.views = Views(config)
+        self.positions: dict[tuple[str, int], int] = {}
+        self.listeners: list[Listener] = []
+        self._producer = bus.producer()
+        self._flush_scheduled = False
+        self._waiting: dict[int, _Waiter] = {}
+        self._closing: dict[int, _Waiter] = {}  # order id -> the cancel-all waiting for it
+        self._next_id = self._end_id = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop = threading.Event()
+        self._feed: threading.Thread | None = None
+        self._snapshot_task: asyncio.Task[None] | None = None
+        self._dirty = False
+
+    # ---- life cycle -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load the views' snapshot and follow the topics from where it was taken."""
+        self._loop = asyncio.get_running_loop()
+        data = self.store.load_snapshot(SNAPSHOT)
+        if data is not None:
+            saved = orjson.loads(data)
+            self.views = Views.from_state(self.config, saved["views"])
+            self.positions = {(t, p): o for t, p, o in saved["positions"]}
+        for topic in (topics.USER_EVENTS, topics.MARKET_DATA):
+            for partition in range(self.bus.partitions(topic)):
+                self.positions.setdefault((topic, partition), 0)
+        reader = self.bus.reader(self.positions)
+        self._feed = threading.Thread(target=self._follow, args=(reader,), name="gateway-feed",
+                                      daemon=True)
+        self._feed.start()
+        self._snapshot_task = asyncio.create_task(self._snapshots())
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._snapshot_task is not None:
+            self._snapshot_task.cancel()
+        if self._feed is not None:
+            await asyncio.to_thread(self._feed.join, 10)
+        self._flush()
+        self.save_snapshot()
+
+    def save_snapshot(self) -> None:
+        state = {"positions": [[t, p, o] for (t, p), o in self.positions.items()],
+                 "views": self.views.to_state()}
+        self.store.save_snapshot(SNAPSHOT, orjson.dumps(state))
+        self._dirty = False
+
+    async def _snapshots(self) -> None:
+        while True:
+            await asyncio.sleep(self.snapshot_every)
+            if self._dirty:
+                self.save_snapshot()
+
+    def _follow(self, reader: Consumer) -> None:
+        """Feed thread: read both topics and hand each batch to the event loop."""
+        loop = self._loop
+        assert loop is not None
+        try:
+            while not self._stop.is_set():
+                records = reader.poll(0.1, 2000)
+                if records:
+                    batch = [(r.topic, r.partition, r.offset, r.key, decode_event(r.value))
+                             for r in records]
+                    loop.call_soon_threadsafe(self._apply, batch)
+        finally:
+            reader.close()
+
+    # ---- commands -------------------------------------------------------------------
+
+    def new_id(self) -> int:
+        """Return an id no gateway has used or will use, for orders and command numbers."""
+        if self._next_id == self._end_id:
+            self._next_id = self.store.allocate("ids", _ID_BLOCK)
+            self._end_id = self._next_id + _ID_BLOCK
+        self._next_id += 1
+        return self._next_id - 1
+
+    async def open_account(self, user: int) -> None:
+        """Open the ledger account of a new user (or make sure it is open)."""
+        seq = self.new_id()
+        answer = await self._ask(seq, OpenAccount(seq, self.clock_ns(), user),
+                                 (AccountOpened, OrderRejected))
+        if isinstance(answer, OrderRejected) and answer.reason is not Reject.ACCOUNT_EXISTS:
+            raise Refused(answer.reason)
+
+    async def place(self, user: int, market: str, side: Side, kind: OrderType,
+                    tif: TimeInForce, price: int, qty: int, quote_qty: int = 0,
+                    client_order_id: str = "",
+                    stp: SelfTrade = SelfTrade.CANCEL_TAKER) -> OrderView:
+        """Place an order; return it once the exchange accepted it, with any fills so far."""
+        seq = self.new_id()
+        cmd = PlaceOrder(seq, self.clock_ns(), seq, user, market, side, kind, tif, price, qty,
+                         quote_qty, client_order_id, stp)
+        answer = await self._ask(seq, cmd, (OrderAccepted, OrderRejected))
+        if isinstance(answer, OrderRejected):
+            raise Refused(answer.reason)
+        return self._order(user, seq)
+
+    async def cancel(self, user: int, order_id: int = 0, client_order_id: str = "") -> OrderView:
+        seq = self.new_id()
+        answer = await self._ask(seq, CancelOrder(seq, self.clock_ns(), user, order_id,
+                                                  client_order_id),
+                                 (OrderCancelled, CancelRejected))
+        if isinstance(answer, CancelRejected):
+            raise Refused(answer.reason)
+        assert isinstance(answer, OrderCancelled)
+        return self._order(user, answer.order_id)
+
+    async def reduce(self, user: int, order_id: int, reduce_by: int) -> OrderView:
+        seq = self.new_id()
+        answer = await self._ask(seq, ReduceOrder(seq, self.clock_ns(), user, order_id, reduce_by),
+                                 (OrderReduced, OrderCancelled, CancelRejected))
+        if isinstance(answer, CancelRejected):
+            raise Refused(answer.reason)
+        return self._order(user, order_id)
+
+    async def cancel_all(self, user: int, market: str = "") -> list[int]:
+        """Cancel every open order of the user (in one market); return the ids cancelled."""
+        seq = self.new_id()
+        ids = {o.order_id for o in self.views.open_orders(user, market)}
+        future: asyncio.Future[Event | None] = asyncio.get_running_loop().create_future()
+        waiter = _Waiter(future, (), set(ids))
+        for order_id in ids:
+            self._closing[order_id] = waiter
+        self._send(CancelAll(seq, self.clock_ns(), user, market))
+        if ids:
+            try:
+                await asyncio.wait_for(future, self.timeout)
+            except TimeoutError:
+                pass  # report what closed so far; the rest may still close
+            finally:
+                for order_id in ids:
+                    self._closing.pop(order_id, None)
+        view = self.views.user(user)
+        return sorted(i for i in ids if (o := view.order(i)) is not None
+                      and o.status == "cancelled")
+
+    def _order(self, user: int, order_id: int) -> OrderView:
+        order = self.views.user(user).order(order_id)
+        if order is None:  # pragma: no cover - the answer was folded into the views first
+            raise RuntimeError(f"order {order_id} answered but not in the views")
+        return order
+
+    async def _ask(self, seq: int, cmd: Any, kinds: tuple[type, ...]) -> Event | None:
+        future: asyncio.Future[Event | None] = asyncio.get_running_loop().create_future()
+        self._waiting[seq] = _Waiter(future, kinds)
+        self._send(cmd)
+        try:
+            return await asyncio.wait_for(future, self.timeout)
+        except TimeoutError:
+            raise NoAnswer(f"no answer to command {seq} within {self.timeout} s") from None
+        finally:
+            self._waiting.pop(seq, None)
+
+    def _send(self, cmd: Any) -> None:
+        self._producer.send(topics.RISK, topics.user_key(cmd.user), encode(cmd))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        self._producer.flush()
+
+    # ---- events ---------------------------------------------------------------------
+
+    def _apply(self, batch: list[tuple[str, int, int, bytes, Event]]) -> None:
+        """Fold a batch into the views, answer requests, then tell the listeners."""
+        views = self.views
+        markets: dict[str, MarketChanges] = {}
+        users: dict[int, UserChanges] = {}
+        answered: list[_Waiter] = []
+        for topic, partition, offset, key, event in batch:
+            self.positions[(topic, partition)] = offset + 1
+            if topic == topics.MARKET_DATA:
+                self._market_event(event, markets)
+                continue
+            user = int(key)
+            changed = views.apply_user(user, event)
+            changes = users.get(user)
+            if changes is None:
+                changes = users[user] = UserChanges()
+            if isinstance(changed, OrderView):
+                changes.orders[changed.order_id] = changed
+            elif changed is not None:
+                changes.fills.append(changed)
+            else:
+                changes.balances = changes.balances or isinstance(event, BalancesChanged)
+            waiter = self._waiting.get(event.seq)
+            if waiter is not None and isinstance(event, waiter.kinds) and waiter.answer is None:
+                waiter.answer = event
+                answered.append(waiter)
+            if isinstance(event, OrderCancelled | OrderDone):
+                closing = self._closing.pop(event.order_id, None)
+                if closing is not None and closing.open_ids is not None:
+                    closing.open_ids.discard(event.order_id)
+                    if not closing.open_ids:
+                        answered.append(closing)
+        self._dirty = True
+        for waiter in answered:
+            if not waiter.future.done():
+                waiter.future.set_result(waiter.answer)
+        for listener in self.listeners:
+            listener(markets, users)
+
+    def _market_event(self, event: Event, markets: dict[str, MarketChanges]) -> None:
+        market = event.market  # type: ignore[union-attr]
+        changes = markets.get(market)
+        if changes is None:
+            changes = markets[market] = MarketChanges(self.views.markets[market].version)
+        candles = self.views.apply_market(event)
+        if isinstance(event, TradeExecuted):
+            changes.trades.append(self.views.markets[market].trades[0])
+            changes.candles.update(candles or {})
+        else:
+            changes.levels[(int(event.side), event.price)] = event.qty  # type: ignore[union-attr]

@@ -1,0 +1,121 @@
+"""The store port: what the exchange keeps besides the message journal.
+
+Users and their password hashes, login sessions, API keys, id sequences and snapshots.
+Balances and orders are not here: they live in the journal on the bus, and the services
+rebuild them by replay. The tests in tests/store/contract.py run against every
+implementation.
+
+Time
+    The store has no clock. Every call that depends on time takes `now` (or an absolute
+    `expires`) in milliseconds since the epoch, so tests and replays decide the time.
+
+Ids
+    User ids count up from 1 and are never handed out twice, even across restarts.
+    `allocate` reserves blocks of a named sequence the same way; a gateway takes order
+    ids a block at a time so it does not call the store per order.
+
+Secrets
+    The store only ever sees hashes: argon2 hashes of passwords, and sha256 digests of
+    session tokens and API key secrets (see exchange.services.accounts for why).
+
+Concurrency and errors
+    Every method is synchronous and safe to call from several threads at once. A failure
+    of the backend (and any call after `close`) raises StoreError.
+"""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A login session; valid while `now < expires`."""
+
+    user: int
+    csrf: str
+    expires: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """The public part of an API key; its secret is kept only as a digest."""
+
+    key_id: str
+    user: int
+    label: str
+    created: int
+
+
+class StoreError(Exception):
+    """The store failed; the message says what the implementation reported."""
+
+
+class Store(ABC):
+    # ---- users ----------------------------------------------------------------------
+
+    @abstractmethod
+    def create_user(self, password_hash: str, now: int) -> int:
+        """Allocate the next user id (1, 2, 3, ..., never reused), store its hash, return it."""
+
+    @abstractmethod
+    def password_hash(self, user: int) -> str | None:
+        """Return the user's password hash, None for an unknown user."""
+
+    @abstractmethod
+    def set_password_hash(self, user: int, password_hash: str) -> None:
+        """Replace the user's password hash; do nothing for an unknown user."""
+
+    # ---- sessions -------------------------------------------------------------------
+
+    @abstractmethod
+    def create_session(self, token_hash: bytes, user: int, csrf: str, expires: int) -> None:
+        """Store a session under its token's digest; a digest already stored is refused."""
+
+    @abstractmethod
+    def session(self, token_hash: bytes, now: int) -> Session | None:
+        """Return the session, None if unknown or expired (an expired one may be deleted)."""
+
+    @abstractmethod
+    def delete_session(self, token_hash: bytes) -> None:
+        """Forget the session; do nothing if it is unknown."""
+
+    # ---- API keys -------------------------------------------------------------------
+
+    @abstractmethod
+    def create_api_key(self, key: ApiKey, secret_hash: bytes) -> None:
+        """Store a key with its secret's digest; a key id already stored is refused."""
+
+    @abstractmethod
+    def api_key(self, key_id: str) -> tuple[ApiKey, bytes] | None:
+        """Return the key and its secret's digest, None if unknown."""
+
+    @abstractmethod
+    def api_keys(self, user: int) -> list[ApiKey]:
+        """Return the user's keys, oldest first."""
+
+    @abstractmethod
+    def delete_api_key(self, user: int, key_id: str) -> bool:
+        """Delete the user's key; return False (and delete nothing) if it is not theirs."""
+
+    # ---- id sequences ---------------------------------------------------------------
+
+    @abstractmethod
+    def allocate(self, name: str, count: int) -> int:
+        """Reserve `count` fresh consecutive ids of sequence `name`; return the first.
+
+        Sequences start at 1. An id is never handed out twice, across restarts too.
+        Raise ValueError if `count` < 1.
+        """
+
+    # ---- snapshots ------------------------------------------------------------------
+
+    @abstractmethod
+    def save_snapshot(self, name: str, data: bytes) -> None:
+        """Store `data` under `name`, replacing what was there."""
+
+    @abstractmethod
+    def load_snapshot(self, name: str) -> bytes | None:
+        """Return the snapshot saved under `name`, None if there is none."""
+
+    @abstractmethod
+    def close(self) -> None: ...

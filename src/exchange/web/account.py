@@ -1,0 +1,100 @@
+"""Sign up, log in and out, API keys."""
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from exchange.services.accounts import AccountError
+from exchange.web.auth import (
+    Principal,
+    clear_session_cookies,
+    current,
+    now_ms,
+    set_session_cookies,
+)
+from exchange.web.context import Context, context
+from exchange.web.errors import ApiError
+from exchange.web.schemas import ApiKeyBody, ErrorBody, LogInBody, SignUpBody
+
+router = APIRouter(prefix="/api/v1", tags=["account"],
+                   responses={400: {"model": ErrorBody}, 401: {"model": ErrorBody},
+                              403: {"model": ErrorBody}})
+Ctx = Annotated[Context, Depends(context)]
+Me = Annotated[Principal, Depends(current)]
+
+
+@router.post("/users", status_code=201)
+async def sign_up(ctx: Ctx, body: SignUpBody, request: Request,
+                  response: Response) -> dict[str, Any]:
+    """Create a user with the starting grant and log it in."""
+    try:  # argon2 takes tens of milliseconds: keep it off the event loop
+        user = await asyncio.to_thread(ctx.accounts.register, body.password, now_ms())
+    except AccountError as error:
+        raise ApiError(400, "invalid_field", str(error), "password") from None
+    await ctx.gateway.open_account(user)
+    return _logged_in(ctx, user, request, response)
+
+
+@router.post("/session")
+async def log_in(ctx: Ctx, body: LogInBody, request: Request,
+                 response: Response) -> dict[str, Any]:
+    """Log in with a user id and password."""
+    if not await asyncio.to_thread(ctx.accounts.verify, body.user_id, body.password):
+        raise ApiError(401, "unauthenticated", "wrong user id or password")
+    if not ctx.gateway.views.user(body.user_id).opened:
+        await ctx.gateway.open_account(body.user_id)  # a crash came between sign-up and this
+    return _logged_in(ctx, body.user_id, request, response)
+
+
+@router.get("/session")
+async def who_am_i(me: Me) -> dict[str, Any]:
+    """The user this request is authenticated as."""
+    return {"user_id": me.user}
+
+
+@router.delete("/session", status_code=204)
+async def log_out(ctx: Ctx, me: Me, response: Response) -> None:
+    """End this browser session."""
+    if me.session_token is not None:
+        ctx.accounts.close_session(me.session_token)
+    clear_session_cookies(response)
+
+
+@router.post("/api-keys", status_code=201)
+async def create_key(ctx: Ctx, me: Me, body: ApiKeyBody) -> dict[str, Any]:
+    """Make an API key; its text is shown only in this answer."""
+    _browser_only(me)
+    try:
+        text, key = ctx.accounts.create_api_key(me.user, body.label, now_ms())
+    except AccountError as error:
+        raise ApiError(400, "invalid_field", str(error), "label") from None
+    return {"key_id": key.key_id, "label": key.label, "created": key.created, "key": text}
+
+
+@router.get("/api-keys")
+async def list_keys(ctx: Ctx, me: Me) -> list[dict[str, Any]]:
+    """The user's API keys (without their secrets)."""
+    return [{"key_id": k.key_id, "label": k.label, "created": k.created}
+            for k in ctx.accounts.api_keys(me.user)]
+
+
+@router.delete("/api-keys/{key_id}", status_code=204,
+               responses={404: {"model": ErrorBody}})
+async def revoke_key(ctx: Ctx, me: Me, key_id: str) -> None:
+    """Revoke one of the user's API keys."""
+    _browser_only(me)
+    if not ctx.accounts.revoke_key(me.user, key_id):
+        raise ApiError(404, "not_found", "you have no API key with this id")
+
+
+def _browser_only(me: Principal) -> None:
+    """Keys are managed from a logged-in page: a leaked key must not mint more keys."""
+    if me.session_token is None:
+        raise ApiError(403, "forbidden", "manage API keys from a logged-in session")
+
+
+def _logged_in(ctx: Context, user: int, request: Request, response: Response) -> dict[str, Any]:
+    token, csrf = ctx.accounts.open_session(user, now_ms())
+    set_session_cookies(request, response, token, csrf)
+    return {"user_id": user, "csrf_token": csrf}

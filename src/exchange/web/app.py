@@ -1,0 +1,46 @@
+"""The gateway's web app: REST under /api/v1, the WebSocket, the page and its assets."""
+
+import time
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import FileResponse
+
+from exchange.core.markets import Config
+from exchange.services.accounts import Accounts
+from exchange.services.gateway import Gateway
+from exchange.web import account, errors, public, trading, ws
+from exchange.web.context import Context
+from exchange.web.hub import Hub
+from exchange.web.render import Render
+from exchange.web.responses import Json
+
+STATIC = Path(__file__).parent / "static"
+# The page loads nothing from elsewhere: scripts, styles and the chart are all vendored.
+_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+
+
+def create_app(config: Config, gateway: Gateway, accounts: Accounts) -> FastAPI:
+    """Build the app around running services (their start and stop belong to the caller)."""
+    app = FastAPI(title="exchange", version="1", default_response_class=Json,
+                  summary="A small, real, fast coin exchange.")
+    render = Render(config)
+    hub = Hub(render)
+    gateway.listeners.append(lambda markets, users: hub.on_batch(markets, users,
+                                                                 gateway.views))
+    app.state.ctx = Context(config, gateway, accounts, render, time.monotonic())
+    app.state.hub = hub
+    errors.install(app)
+    for module in (public, account, trading, ws):
+        app.include_router(module.router)
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={
+            "Content-Security-Policy": _CSP, "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache"})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

@@ -1,0 +1,25 @@
+"""What every route needs, reached from the request: the services behind the API."""
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from exchange.core.markets import Config
+from exchange.services.accounts import Accounts
+from exchange.services.gateway import Gateway
+from exchange.web.render import Render
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    config: Config
+    gateway: Gateway
+    accounts: Accounts
+    render: Render
+    started: float  # time.monotonic() at start
+
+
+async def context(request: Request) -> Context:
+    """FastAPI dependency: the app's services."""
+    ctx: Context = request.app.state.ctx
+    return ctx

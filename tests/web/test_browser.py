@@ -1,0 +1,298 @@
+"""The web page in a real browser: two users trade through it and both pages see it live.
+
+Drives Debian's Chromium (/usr/bin/chromium) with Playwright's sync API; nothing is
+downloaded. Uses the `exchange_server` fixture from conftest.py when there is one (the
+base URL of a freshly started exchange), else starts `exchange run` itself. Screenshots go
+to test-artifacts/ at the repository root.
+"""
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+sync_api = pytest.importorskip("playwright.sync_api")
+Browser = sync_api.Browser
+Page = sync_api.Page
+expect = sync_api.expect
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic"]
+LAPTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs /usr/bin/chromium")
+
+
+# ---- the server ---------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"exchange run exited with {process.returncode}")
+        try:
+            if httpx.get(url + "/api/v1/markets", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("exchange run did not answer in time")
+
+
+@pytest.fixture(scope="module")
+def _own_exchange_server() -> Iterator[str]:
+    """Start `exchange run` on a free port with a fresh data directory."""
+    data = tempfile.mkdtemp(prefix="exchange-web-")
+    port = _free_port()
+    exe = ROOT / ".venv" / "bin" / "exchange"
+    log = open(Path(data) / "server.log", "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [str(exe), "run", "--port", str(port), "--data-dir", data],
+        stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(url, process)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+        log.close()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def server(request: pytest.FixtureRequest) -> str:
+    """The lead's `exchange_server` fixture if conftest.py has one, else our own."""
+    try:
+        url = request.getfixturevalue("exchange_server")
+    except pytest.FixtureLookupError:
+        url = request.getfixturevalue("_own_exchange_server")
+    return str(url).rstrip("/")
+
+
+# ---- the browser --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class Watched:
+    """A page whose console errors and uncaught exceptions are collected."""
+
+    def __init__(self, browser: Browser, name: str, viewport: dict[str, int],
+                 **context_args: Any) -> None:
+        self.name = name
+        self.context = browser.new_context(viewport=viewport, **context_args)
+        self.page: Page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.errors.append(f"console error: {message.text} at {message.location}")
+
+    def open(self, url: str) -> None:
+        self.page.goto(url)
+        self.live()
+
+    def live(self) -> None:
+        expect(self.page.locator("#ws-status")).to_have_text("live")
+
+    def shot(self, filename: str, *, full_page: bool = True) -> None:
+        ARTIFACTS.mkdir(exist_ok=True)
+        # Let flashes and the chart settle so the picture shows the steady page.
+        self.page.wait_for_timeout(1000)
+        self.page.screenshot(path=str(ARTIFACTS / filename), full_page=full_page)
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def _amount(page: Page, selector: str) -> float:
+    return float(page.locator(selector).inner_text().replace(",", "").strip())
+
+
+def _expect_amount(page: Page, selector: str, value: float) -> None:
+    """Wait until the element shows `value` (balances arrive over the socket)."""
+    expect(page.locator(selector)).not_to_have_text("")
+    deadline = time.monotonic() + 10
+    while True:
+        shown = _amount(page, selector)
+        if abs(shown - value) < 1e-9:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{selector} shows {shown}, expected {value}")
+        page.wait_for_timeout(100)
+
+
+def _create_user(w: Watched, password: str) -> int:
+    page = w.page
+    expect(page.locator("#login-password")).to_be_visible()
+    page.fill("#login-password", password)
+    page.click("#create-user-button")
+    expect(page.locator("#current-user")).not_to_have_text("")
+    user = int(page.locator("#current-user").inner_text())
+    # The new id is shown big, so the user can log in with it later.
+    expect(page.locator("#new-user-id")).to_have_text(str(user))
+    w.live()
+    _expect_amount(page, "#balance-USD-available", 1000)
+    _expect_amount(page, "#balance-COIN-available", 100)
+    return user
+
+
+def _place(page: Page, side: str, price: str, amount: str) -> None:
+    page.fill(f"#{side}-price", price)
+    page.fill(f"#{side}-amount", amount)
+    page.click(f"#{side}-button")
+    expect(page.locator(f"#{side}-result")).not_to_have_text("")
+    expect(page.locator(f"#{side}-error")).to_have_text("")
+
+
+def _check_after_trade(a: Page, b: Page) -> None:
+    """What both pages must show after A sold 2 @ 4.00 and B bought 3 @ 5.00."""
+    for page in (a, b):
+        first = page.locator("#trades .trade-row").first
+        expect(first).to_have_attribute("data-price", "4.00")
+        expect(first).to_have_class("trade-row buy")  # B took the ask: a buy
+        expect(first.locator(".price")).to_have_text("4.00")
+        expect(page.locator("#book-asks .book-row")).to_have_count(0)
+        bids = page.locator("#book-bids .book-row")
+        expect(bids).to_have_count(1)
+        expect(bids.first).to_have_attribute("data-price", "5.00")
+        expect(bids.first).to_have_attribute("data-quantity", "1.0000")
+        # The chart drew a candle at the trade's price.
+        page.wait_for_function("() => window.__exchange.chartData().bars.length > 0")
+        data = page.evaluate("() => window.__exchange.chartData()")
+        assert data["bars"][-1]["close"] == 4.0
+        assert data["candles"][-1]["volume"] == "2.0000"
+        # B was the taker and bought: the average buy line is at 4, no sells yet.
+        assert data["avgBuy"][-1]["value"] == 4.0
+        assert "value" not in data["avgSell"][-1]
+
+    _expect_amount(a, "#balance-USD-available", 1008)
+    _expect_amount(a, "#balance-USD-held", 0)
+    _expect_amount(a, "#balance-COIN-available", 98)
+    _expect_amount(a, "#balance-COIN-held", 0)
+    _expect_amount(b, "#balance-USD-available", 992)
+    _expect_amount(b, "#balance-USD-held", 5)
+    _expect_amount(b, "#balance-COIN-available", 102)
+    _expect_amount(b, "#balance-COIN-held", 0)
+
+    # A's sell is done; B's buy rests with 1 left.
+    expect(a.locator("#open-orders tr")).to_have_count(0)
+    expect(b.locator("#open-orders tr")).to_have_count(1)
+    expect(b.locator("#open-orders tr .cancel")).to_have_count(1)
+    expect(a.locator("#order-history tr")).to_have_count(1)
+    expect(a.locator("#fills tr")).to_have_count(1)
+    expect(b.locator("#fills tr")).to_have_count(1)
+
+
+def test_two_users_trade_through_the_page(server: str, chromium: Browser) -> None:
+    expect.set_options(timeout=10_000)
+    markets = httpx.get(server + "/api/v1/markets").json()
+    market = next(m for m in markets if m["symbol"] == "COIN-USD")
+    if float(market["maker_fee"]) or float(market["taker_fee"]):
+        pytest.skip("the balances below assume the default fee-free market")
+
+    a = Watched(chromium, "a", LAPTOP)
+    b = Watched(chromium, "b", LAPTOP)
+    phone: Watched | None = None
+    try:
+        a.open(server)
+        b.open(server)
+        user_a = _create_user(a, "alice-password")
+        user_b = _create_user(b, "bob-password-2")
+        assert user_a != user_b
+
+        _place(a.page, "sell", "4.00", "2")
+        # A's ask reaches B's book live.
+        expect(b.page.locator('#book-asks .book-row[data-price="4.00"]')).to_have_count(1)
+        expect(a.page.locator("#open-orders tr[data-order-id]")).to_have_count(1)
+
+        _place(b.page, "buy", "5.00", "3")
+        a.page.click("#tab-fills")
+        b.page.click("#tab-fills")
+        _check_after_trade(a.page, b.page)
+        a.page.click("#tab-open")
+        b.page.click("#tab-open")
+        a.shot("page-a-after-trade.png")
+        b.shot("page-b-after-trade.png")
+
+        # A reload shows the same, from the REST views and the socket's snapshots.
+        for w in (a, b):
+            w.page.reload()
+            w.live()
+            expect(w.page.locator("#current-user")).to_have_text(str(user_a if w is a else user_b))
+        _check_after_trade(a.page, b.page)
+        a.shot("page-a-after-reload.png")
+        b.shot("page-b-after-reload.png")
+
+        # B's open order can be cancelled from the page; its hold comes back.
+        b.page.locator("#open-orders tr .cancel").click()
+        expect(b.page.locator("#open-orders tr")).to_have_count(0)
+        expect(a.page.locator("#book-bids .book-row")).to_have_count(0)
+        _expect_amount(b.page, "#balance-USD-available", 997)
+        _expect_amount(b.page, "#balance-USD-held", 0)
+        # Put it back so the phone sees a book.
+        _place(b.page, "buy", "5.00", "1")
+
+        # A phone: log in as B with the id and password, one column.
+        phone = Watched(chromium, "phone", PHONE, device_scale_factor=2, is_mobile=True,
+                        has_touch=True)
+        phone.open(server)
+        phone.page.fill("#login-user", str(user_b))
+        phone.page.fill("#login-password", "bob-password-2")
+        phone.page.click("#login-button")
+        expect(phone.page.locator("#current-user")).to_have_text(str(user_b))
+        phone.live()
+        _expect_amount(phone.page, "#balance-USD-available", 992)
+        expect(phone.page.locator('#book-bids .book-row[data-price="5.00"]')).to_have_count(1)
+        expect(phone.page.locator("#trades .trade-row")).to_have_count(1)
+        width = phone.page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"the phone page scrolls sideways ({width}px)"
+        phone.shot("page-phone.png")
+        phone.shot("page-phone-top.png", full_page=False)
+
+        # Log out: the login form comes back, the account is gone.
+        phone.page.click("#logout-button")
+        expect(phone.page.locator("#login-button")).to_be_visible()
+        expect(phone.page.locator("#balances tr")).to_have_count(0)
+
+        for w in (a, b, phone):
+            assert not w.errors, f"page {w.name}: " + "; ".join(w.errors)
+    finally:
+        for w in (a, b, phone):
+            if w is not None:
+                w.close()
+
