@@ -14,6 +14,7 @@ import threading
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -53,7 +54,7 @@ def run(settings: Settings) -> int:
                                 name=service.group, daemon=True) for service in services]
     gateway = Gateway(settings.config, bus, store)
     app = create_app(settings.config, gateway, Accounts(store))
-    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port,
+    server = _Server(uvicorn.Config(app, host=settings.host, port=settings.port,
                                            log_level="warning", ws="websockets-sansio",
                                            http="httptools", lifespan="off"))
 
@@ -80,6 +81,18 @@ def run(settings: Settings) -> int:
         bus.close()
     print("exchange: stopped", file=sys.stderr, flush=True)
     return 0
+
+
+class _Server(uvicorn.Server):
+    """Stop serving on Ctrl-C or SIGTERM, and return.
+
+    uvicorn re-raises the signal once it has stopped, which would kill the process before
+    the services are stopped and snapshotted; forgetting it lets `run` finish the job.
+    """
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
 
 
 def _event_loop_run(main: Coroutine[Any, Any, None]) -> None:

@@ -214,9 +214,11 @@ function renderTicker(t) {
   change.classList.remove("up", "down");
   if (t && t.change !== null && t.change !== undefined) {
     const neg = String(t.change).startsWith("-");
-    const pct = t.change_percent !== null && t.change_percent !== undefined ? ` (${neg ? "" : "+"}${Number(t.change_percent).toFixed(2)}%)` : "";
-    change.textContent = (neg ? "" : "+") + t.change + pct;
-    change.classList.add(neg ? "down" : "up");
+    const flat = dec.isZero(String(t.change).replace("-", ""));
+    const sign = neg || flat ? "" : "+";
+    const pct = t.change_percent !== null && t.change_percent !== undefined ? ` (${sign}${t.change_percent}%)` : "";
+    change.textContent = sign + t.change + pct;
+    if (!flat) change.classList.add(neg ? "down" : "up");
   } else {
     change.textContent = "–";
   }

@@ -4,7 +4,7 @@
 import * as dec from "./dec.js";
 import { el } from "./dom.js";
 
-const ROWS = 14;
+const ROW_HEIGHT = 20; // px, as in style.css (.book-row); the sides show as many as fit
 
 export class Book {
   constructor({ asks, bids, spread, onPick }) {
@@ -13,8 +13,17 @@ export class Book {
     this.spreadEl = spread;
     this.onPick = onPick;
     this.market = null;
-    this.reset(null);
     this.frame = 0;
+    this.rows = 12;
+    this.reset(null);
+    // Show as many levels as the space allows, on every size of screen.
+    new ResizeObserver(() => {
+      const fit = Math.max(5, Math.floor(this.bidsEl.clientHeight / ROW_HEIGHT));
+      if (fit !== this.rows) {
+        this.rows = fit;
+        this.schedule();
+      }
+    }).observe(this.bidsEl);
   }
 
   /** Forget everything (new market or resubscribing): wait for the next snapshot. */
@@ -86,8 +95,8 @@ export class Book {
     const m = this.market;
     const pd = m ? m.price_decimals : 2;
     const qd = m ? m.quantity_decimals : 4;
-    const asks = this.sorted("ask").slice(0, ROWS);
-    const bids = this.sorted("bid").slice(0, ROWS);
+    const asks = this.sorted("ask").slice(0, this.rows);
+    const bids = this.sorted("bid").slice(0, this.rows);
     const cumulate = (rows) => {
       let cum = "0";
       return rows.map(([p, q]) => {

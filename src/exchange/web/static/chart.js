@@ -219,8 +219,10 @@ export class PriceChart {
       candles: this.candles.slice(),
       bars: this.candleSeries.data(),
       volume: this.volumeSeries.data(),
-      avgBuy: this.buySeries.data(),
-      avgSell: this.sellSeries.data(),
+      avgBuy: this.averages.buy, // one point per candle; {time} alone where no volume
+      avgSell: this.averages.sell,
+      avgBuyDrawn: this.buySeries.data(),
+      avgSellDrawn: this.sellSeries.data(),
       window: this.window,
     };
   }
