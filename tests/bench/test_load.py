@@ -1,66 +1,32 @@
 """The load benchmark drives a real server and reports figures (speed is printed, not asserted)."""
 
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from random import Random
 
-import httpx
 import orjson
 import pytest
 
 from exchange.bench.clients import MAX_OPEN, Account, Tally, Trader
 from exchange.bench.load import Latency, LoadResult, format_table
 from exchange.cli import main
+from tests.web.conftest import Server, free_port
 
 LATENCY_KEYS = {"count", "p50", "p90", "p99", "p99_9", "max"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def exchange_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start `exchange run` on a free port with its own data directory; yield its URL."""
-    port = _free_port()
-    data_dir = tmp_path_factory.mktemp("exchange-data")
-    log = (data_dir / "server.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "exchange.cli", "run", "--port", str(port),
-         "--data-dir", str(data_dir)], stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    """One `exchange run` (see tests/web/conftest.py) for every test here; yield its URL."""
+    tmp = tmp_path_factory.mktemp("exchange")
+    server = Server(tmp / "data", free_port(), tmp / "exchange.log")
+    server.start()
     try:
-        _wait_until_up(url, server, data_dir / "server.log")
-        yield url
+        yield server.url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
+        if server.process is not None:
             server.kill()
-            server.wait()
-        log.close()
-
-
-def _wait_until_up(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"exchange run exited with {server.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/api/v1/markets", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"exchange run did not answer within 30 s:\n{log.read_text()}")
 
 
 @pytest.mark.parametrize("processes", [1, 2])
@@ -125,7 +91,7 @@ def test_table_names_every_figure() -> None:
 
 
 def test_bench_load_reports_an_unreachable_server(capsys: pytest.CaptureFixture[str]) -> None:
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     assert main(["bench", "load", "--url", url, "--users", "1", "--duration", "1"]) == 1
     assert "cannot sign users up" in capsys.readouterr().err
 
