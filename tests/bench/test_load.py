@@ -35,13 +35,14 @@ def test_bench_load_drives_a_server_and_prints_one_json_object(
 ) -> None:
     command = [sys.executable, "-m", "exchange.cli", "bench", "load", "--url", exchange_server,
                "--users", "4", "--rate", "200", "--duration", "2", "--warmup", "0.5",
-               "--processes", str(processes), "--json"]
+               "--processes", str(processes), "--rest-users", "1", "--json"]
     done = subprocess.run(command, capture_output=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr.decode()
     result = orjson.loads(done.stdout)
     assert {"orders_per_sec", "acks", "rejected", "errors", "fills", "ack_latency_ms",
             "fill_latency_ms", "server_rss_mb", "users", "rate", "processes"} <= result.keys()
     assert result["users"] == 4 and result["rate"] == 200 and result["processes"] == processes
+    assert result["rest_users"] == 1
     assert result["errors"] == 0, result["codes"]
     assert result["acks"] > 0 and result["orders_per_sec"] > 0
     assert result["acks"] + result["rejected"] == result["orders"]
@@ -53,7 +54,7 @@ def test_bench_load_drives_a_server_and_prints_one_json_object(
 
 def test_workload_mix_is_seeded_and_keeps_its_orders_apart() -> None:
     def requests(seed: int) -> list[dict[str, object]]:
-        trader = Trader(Account(0, 1, "session"), "COIN-USD", Random(seed), Tally())
+        trader = Trader(Account(0, 1, "session", "csrf"), "COIN-USD", Random(seed), Tally())
         drawn = []
         for order_id in range(1, 2001):
             request, is_place = trader._next_request()
@@ -78,15 +79,17 @@ def test_table_names_every_figure() -> None:
     latency = Latency(10, 0.5, 0.9, 1.5, 2.0, 2.5)
     result = LoadResult(
         url="http://127.0.0.1:1", users=2, rate=0, window=8, duration=1.0, warmup=0.0,
-        market="COIN-USD", seed=1, processes=1, orders_per_sec=1234.5, orders=20, places=15,
-        cancels=5, acks=19, rejected=1, errors=0, fills=3, ack_latency_ms=latency,
+        market="COIN-USD", seed=1, processes=1, rest_users=1, orders_per_sec=1234.5,
+        orders=20, places=15, cancels=5, acks=19, rejected=1, errors=0, fills=3,
+        ack_latency_ms=latency,
         fill_latency_ms=Latency(0, None, None, None, None, None), cancel_latency_ms=latency,
         codes={"unknown_order": 1}, signup_sec=0.2, connect_sec=0.1,
         server_rss_mb_start=None, server_rss_mb=12.0,
     )
     table = format_table(result)
     assert "orders per second (sustained)   1,234" in table
-    assert "as fast as it goes, window 8" in table and "n/a -> 12.0" in table
+    assert "2 (1), 1" in table and "as fast as it goes, window 8" in table
+    assert "n/a -> 12.0" in table
     assert "unknown_order 1" in table and "order -> fill" in table
 
 

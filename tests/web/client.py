@@ -71,9 +71,10 @@ class User:
         return key
 
     def state(self) -> dict[str, Any]:
-        """What a refused request must not change: money, orders, fills."""
+        """What a refused request must not change: money, orders, fills, API keys."""
         return {"balances": self.get("/balances"), "open": self.get("/orders/open"),
-                "history": self.get("/orders/history"), "fills": self.get("/fills")}
+                "history": self.get("/orders/history"), "fills": self.get("/fills"),
+                "keys": self.get("/api-keys")}
 
 
 def with_key(url: str, key: str) -> httpx.Client:

@@ -13,11 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-
-sync_api = pytest.importorskip("playwright.sync_api")
-Browser = sync_api.Browser
-Page = sync_api.Page
-expect = sync_api.expect
+from playwright.sync_api import Browser, ConsoleMessage, Page, ViewportSize, expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -25,8 +21,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-quic"]
-LAPTOP = {"width": 1440, "height": 900}
-PHONE = {"width": 390, "height": 844}
+LAPTOP: ViewportSize = {"width": 1440, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs /usr/bin/chromium")
 
@@ -36,7 +32,7 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs /usr/
 
 @pytest.fixture
 def chromium() -> Iterator[Browser]:
-    with sync_api.sync_playwright() as p:
+    with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             yield browser
@@ -47,7 +43,7 @@ def chromium() -> Iterator[Browser]:
 class Watched:
     """A page whose console errors and uncaught exceptions are collected."""
 
-    def __init__(self, browser: Browser, name: str, viewport: dict[str, int],
+    def __init__(self, browser: Browser, name: str, viewport: ViewportSize,
                  **context_args: Any) -> None:
         self.name = name
         self.context = browser.new_context(viewport=viewport, **context_args)
@@ -56,7 +52,7 @@ class Watched:
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
 
-    def _console(self, message: Any) -> None:
+    def _console(self, message: ConsoleMessage) -> None:
         if message.type == "error":
             self.errors.append(f"console error: {message.text} at {message.location}")
 
@@ -168,7 +164,7 @@ def test_two_users_trade_through_the_page(exchange_server: str, chromium: Browse
 
     a = Watched(chromium, "a", LAPTOP)
     b = Watched(chromium, "b", LAPTOP)
-    phone: Watched | None = None
+    opened = [a, b]
     try:
         a.open(server)
         b.open(server)
@@ -211,6 +207,7 @@ def test_two_users_trade_through_the_page(exchange_server: str, chromium: Browse
         # A phone: log in as B with the id and password, one column.
         phone = Watched(chromium, "phone", PHONE, device_scale_factor=2, is_mobile=True,
                         has_touch=True)
+        opened.append(phone)
         phone.open(server)
         phone.page.fill("#login-user", str(user_b))
         phone.page.fill("#login-password", "bob-password-2")
@@ -231,10 +228,9 @@ def test_two_users_trade_through_the_page(exchange_server: str, chromium: Browse
         expect(phone.page.locator("#login-button")).to_be_visible()
         expect(phone.page.locator("#balances tr")).to_have_count(0)
 
-        for w in (a, b, phone):
+        for w in opened:
             assert not w.errors, f"page {w.name}: " + "; ".join(w.errors)
     finally:
-        for w in (a, b, phone):
-            if w is not None:
-                w.close()
+        for w in opened:
+            w.close()
 

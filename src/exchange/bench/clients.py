@@ -61,6 +61,7 @@ class Account:
     index: int  # position among all the run's users: seeds the user's workload
     user_id: int
     session: str  # the `session` cookie from sign-up
+    csrf: str  # the CSRF token a cookie-authenticated REST change must carry
 
 
 class Tally:
@@ -177,6 +178,10 @@ class Trader:
                 tally.places += 1
             else:
                 tally.cancels += 1
+        await self._transmit(request)
+
+    async def _transmit(self, request: dict[str, object]) -> None:
+        assert self.ws is not None
         try:
             await self.ws.send(orjson.dumps(request), text=True)
         except ConnectionClosed:

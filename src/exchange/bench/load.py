@@ -58,6 +58,7 @@ class LoadResult:
     market: str
     seed: int
     processes: int
+    rest_users: int
     orders_per_sec: float
     orders: int  # requests started in the window: places and cancels
     places: int
@@ -180,7 +181,8 @@ def format_table(result: LoadResult) -> str:
              else f"as fast as it goes, window {result.window}")
     rows = [
         ("server", result.url),
-        ("users, processes", f"{result.users}, {result.processes}"),
+        ("users (over REST), processes",
+         f"{result.users} ({result.rest_users}), {result.processes}"),
         ("rate asked", asked),
         ("warm-up, measured (s)", f"{result.warmup:g}, {result.duration:g}"),
         ("sign-up, connect (s)", f"{result.signup_sec:.1f}, {result.connect_sec:.1f}"),
@@ -210,13 +212,15 @@ def format_table(result: LoadResult) -> str:
 
 def command(args: argparse.Namespace) -> int:
     """Run `exchange bench load` with parsed arguments; print a table or one JSON object."""
-    if args.rate < 0 or args.duration <= 0 or args.warmup < 0:
-        sys.stderr.write("exchange bench load: need --rate >= 0, --duration > 0, --warmup >= 0\n")
+    if args.rate < 0 or args.duration <= 0 or args.warmup < 0 or \
+            not 0 <= args.rest_users <= args.users:
+        sys.stderr.write("exchange bench load: need --rate >= 0, --duration > 0, "
+                         "--warmup >= 0 and --rest-users between 0 and --users\n")
         return 2
     settings = LoadSettings(
         url=args.url.rstrip("/"), users=args.users, rate=args.rate, window=args.window,
         duration=args.duration, warmup=args.warmup, market=args.market, seed=args.seed,
-        processes=args.processes,
+        processes=args.processes, rest_users=args.rest_users,
     )
     try:
         result = run(settings)

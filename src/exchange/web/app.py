@@ -36,7 +36,7 @@ def create_app(config: Config, gateway: Gateway, accounts: Accounts) -> FastAPI:
     for module in (public, account, trading, ws):
         app.include_router(module.router)
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def page() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers={
             "Content-Security-Policy": _CSP, "X-Content-Type-Options": "nosniff",

@@ -39,6 +39,7 @@ async def place(ctx: Ctx, me: Me, body: PlaceOrderBody) -> dict[str, Any]:
 @router.get("/orders/open")
 async def open_orders(ctx: Ctx, me: Me, market: MarketFilter = None) -> list[dict[str, Any]]:
     """Open orders, newest first."""
+    _known(ctx, market)
     return [ctx.render.order(o) for o in ctx.gateway.views.open_orders(me.user, market or "")]
 
 
@@ -46,6 +47,7 @@ async def open_orders(ctx: Ctx, me: Me, market: MarketFilter = None) -> list[dic
 async def history(ctx: Ctx, me: Me, market: MarketFilter = None,
                   limit: Limit = 100) -> list[dict[str, Any]]:
     """Closed orders (filled or cancelled), newest first."""
+    _known(ctx, market)
     closed = ctx.gateway.views.user(me.user).closed
     chosen = [o for o in closed if not market or o.market == market][:limit]
     return [ctx.render.order(o) for o in chosen]
@@ -79,8 +81,7 @@ async def cancel(ctx: Ctx, me: Me, order_id: OrderId) -> dict[str, Any]:
 @router.delete("/orders")
 async def cancel_all(ctx: Ctx, me: Me, market: MarketFilter = None) -> dict[str, Any]:
     """Cancel all your open orders (in one market, if given)."""
-    if market:
-        market_of(ctx.config, market)
+    _known(ctx, market)
     return {"cancelled": await ctx.gateway.cancel_all(me.user, market or "")}
 
 
@@ -101,6 +102,13 @@ async def reduce(ctx: Ctx, me: Me, order_id: OrderId, body: ReduceBody) -> dict[
 async def fills(ctx: Ctx, me: Me, market: MarketFilter = None,
                 limit: Limit = 100) -> list[dict[str, Any]]:
     """Your trades, newest first."""
+    _known(ctx, market)
     mine = ctx.gateway.views.user(me.user).fills
     chosen = [f for f in mine if not market or f[1] == market][:limit]
     return [ctx.render.fill(f) for f in chosen]
+
+
+def _known(ctx: Context, market: str | None) -> None:
+    """A filter on a market that does not exist is a mistake (404), not an empty list."""
+    if market:
+        market_of(ctx.config, market)

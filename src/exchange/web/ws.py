@@ -158,12 +158,15 @@ def _channel(ctx: Context, connection: Connection, message: dict[str, Any]) -> C
         raise ApiError(400, "invalid_field", "channel must be one of depth, trades, ticker, "
                        "candles, account", "channel")
     market = message.get("market")
-    if not isinstance(market, str):
+    if market is None:
         raise ApiError(400, "missing_field", "market is required", "market")
+    if not isinstance(market, str):
+        raise ApiError(400, "invalid_field", "market must be a string", "market")
     market_of(ctx.config, market)
     if name == "candles":
         interval = message.get("interval", "1m")
-        if interval not in INTERVALS:
+        # A string first: a list or an object is not hashable, and the lookup would raise.
+        if not isinstance(interval, str) or interval not in INTERVALS:
             raise ApiError(400, "invalid_field", "interval must be 1m, 5m, 1h or 1d",
                            "interval")
         return ("candles", market, interval)

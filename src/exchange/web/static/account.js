@@ -62,15 +62,6 @@ export class Account {
     );
   }
 
-  /** Draw everything now (used by tests and after a market switch). */
-  flush() {
-    for (const [what, id] of this.frames) {
-      cancelAnimationFrame(id);
-      this["render_" + what]();
-    }
-    this.frames.clear();
-  }
-
   // ---- state -------------------------------------------------------------------------------
 
   setBalances(list) {
@@ -125,15 +116,14 @@ export class Account {
   }
 
   setFills(list) {
-    for (const f of list || []) this.addFill(f, false);
+    for (const f of list || []) this.addFill(f);
     this.schedule("fills");
   }
 
-  addFill(f, live = true) {
+  addFill(f) {
     const key = `${f.trade_id}:${f.order_id}`;
     if (this.fillKeys.has(key)) return;
     this.fillKeys.add(key);
-    f._live = live;
     this.fills.push(f);
     this.fills.sort((a, b) => b.time - a.time || b.trade_id - a.trade_id);
     if (this.fills.length > FILLS_MAX) {
@@ -158,18 +148,24 @@ export class Account {
     const body = $("#balances");
     const order = [...this.assets()];
     for (const a of [...this.balances.keys()].sort()) if (!order.includes(a)) order.push(a);
-    const rows = order
-      .filter((a) => this.balances.has(a))
-      .map((asset) => {
-        const b = this.balances.get(asset);
-        return el(
-          "tr",
-          { "data-asset": asset },
-          el("td", { class: "asset" }, asset),
-          el("td", { class: "num r", id: `balance-${asset}-available` }, dec.group(dec.fixed(b.available, 2))),
-          el("td", { class: "num r dim-held", id: `balance-${asset}-held` }, dec.group(dec.fixed(b.held, 2))),
-        );
-      });
+    const shown = order.filter((a) => this.balances.has(a));
+    // One number of decimals for the whole table, so the decimal points line up: as many
+    // as the most precise amount needs (at least 2).
+    let places = 2;
+    for (const a of shown) {
+      const b = this.balances.get(a);
+      for (const v of [b.available, b.held]) places = Math.max(places, dec.places(dec.fixed(v, 0)));
+    }
+    const rows = shown.map((asset) => {
+      const b = this.balances.get(asset);
+      return el(
+        "tr",
+        { "data-asset": asset },
+        el("td", { class: "asset" }, asset),
+        el("td", { class: "num r", id: `balance-${asset}-available` }, dec.group(dec.fixed(b.available, places))),
+        el("td", { class: "num r dim-held", id: `balance-${asset}-held` }, dec.group(dec.fixed(b.held, places))),
+      );
+    });
     body.replaceChildren(...rows);
     document.dispatchEvent(new CustomEvent("balances-changed"));
   }
@@ -194,7 +190,7 @@ export class Account {
       return el(
         "tr",
         { "data-order-id": o.order_id, title: stamp(o.created) },
-        el("td", { class: "num dim" }, clock(o.created)),
+        el("td", { class: "num dim opt" }, clock(o.created)),
         el("td", { class: "opt" }, o.market),
         this.sideCell(o.side),
         el("td", { class: "dim opt" }, this.typeText(o)),

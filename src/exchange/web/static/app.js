@@ -6,12 +6,12 @@ import { Account } from "./account.js";
 import { Book } from "./book.js";
 import { PriceChart } from "./chart.js";
 import * as dec from "./dec.js";
-import { $, $$, el, clock, text } from "./dom.js";
+import { $, $$, el, text } from "./dom.js";
 import { OrderForm } from "./forms.js";
 import { KeysPanel } from "./keys.js";
+import { Tape, Ticker, feeNote } from "./market.js";
 import { Socket } from "./ws.js";
 
-const TRADES_MAX = 80;
 const STORE_MARKET = "exchange.market";
 const STORE_INTERVAL = "exchange.interval";
 const STORE_WINDOW = "exchange.avgWindow";
@@ -21,9 +21,8 @@ const state = {
   market: null, // the selected market's description
   interval: "1m",
   user: null,
-  trades: [], // newest first
-  tradeIds: new Set(),
   candlesFromSocket: false,
+  tickerFromSocket: false,
 };
 
 const marketOf = (symbol) => state.markets.find((m) => m.symbol === symbol);
@@ -78,6 +77,8 @@ const account = new Account({
 });
 
 const chart = new PriceChart($("#chart"), $("#chart-legend"));
+const tape = new Tape();
+const ticker = new Ticker();
 
 const ctx = {
   market: () => state.market,
@@ -122,34 +123,32 @@ async function selectMarket(symbol) {
   for (const node of $$(".quote-code")) node.textContent = m.quote;
   book.reset(m);
   chart.setMarket(m);
-  state.trades = [];
-  state.tradeIds = new Set();
-  renderTrades();
-  renderTicker(null);
+  tape.clear(m);
+  ticker.clear(m);
   buyForm.setMarket(m);
   sellForm.setMarket(m);
+  text("#fee-note", feeNote(m));
   account.schedule("balances");
   state.candlesFromSocket = false;
   state.tickerFromSocket = false;
-  state.lastPrice = null;
   for (const sub of marketSubs()) socket.subscribe(sub);
   loadMarketData(m);
 }
 
 async function loadMarketData(m) {
   const interval = state.interval;
-  const [trades, ticker, candles] = await Promise.allSettled([
-    api.trades(m.symbol, TRADES_MAX),
+  const [trades, stats, candles] = await Promise.allSettled([
+    api.trades(m.symbol, 80),
     api.ticker(m.symbol),
     api.candles(m.symbol, interval, 1000),
   ]);
   if (state.market !== m) return;
-  if (trades.status === "fulfilled") addTrades(trades.value || [], false);
-  if (ticker.status === "fulfilled" && !state.tickerFromSocket) renderTicker(ticker.value);
+  if (trades.status === "fulfilled") tape.add(trades.value || [], false);
+  if (stats.status === "fulfilled" && !state.tickerFromSocket) ticker.render(stats.value);
   if (candles.status === "fulfilled" && state.interval === interval && !state.candlesFromSocket) {
     chart.setCandles(candles.value || []);
   }
-  const failed = [trades, ticker, candles].find((r) => r.status === "rejected");
+  const failed = [trades, stats, candles].find((r) => r.status === "rejected");
   if (failed) toast(`Could not load market data: ${failed.reason.message}`, "error");
 }
 
@@ -169,69 +168,6 @@ function selectInterval(interval) {
       if (state.market === m && state.interval === interval && !state.candlesFromSocket) chart.setCandles(list || []);
     })
     .catch((err) => toast(`Could not load candles: ${err.message}`, "error"));
-}
-
-function addTrades(list, live) {
-  let added = false;
-  for (const t of list) {
-    if (state.tradeIds.has(t.trade_id)) continue;
-    state.tradeIds.add(t.trade_id);
-    state.trades.push({ ...t, _live: live });
-    added = true;
-  }
-  if (!added) return;
-  state.trades.sort((a, b) => b.trade_id - a.trade_id);
-  for (const t of state.trades.splice(TRADES_MAX)) state.tradeIds.delete(t.trade_id);
-  renderTrades();
-}
-
-function renderTrades() {
-  const m = state.market;
-  const rows = state.trades.map((t) => {
-    const node = el(
-      "div",
-      { class: `trade-row ${t.taker_side}${t._live ? " new" : ""}`, "data-trade-id": t.trade_id, "data-price": t.price, title: `taker ${t.taker_side}` },
-      el("span", { class: "num price" }, dec.fixed(t.price, m.price_decimals)),
-      el("span", { class: "num" }, dec.fixed(t.quantity, m.quantity_decimals)),
-      el("span", { class: "num dim" }, clock(t.time)),
-    );
-    t._live = false;
-    return node;
-  });
-  $("#trades").replaceChildren(...rows);
-  $("#trades-empty").hidden = rows.length > 0;
-}
-
-function renderTicker(t) {
-  const m = state.market;
-  const pd = m ? m.price_decimals : 2;
-  const show = (id, v, d) => text(id, v === null || v === undefined ? "–" : dec.group(dec.fixed(v, d)));
-  show("#ticker-last", t && t.last, pd);
-  show("#ticker-high", t && t.high, pd);
-  show("#ticker-low", t && t.low, pd);
-  show("#ticker-volume", t && t.volume, 2);
-  const change = $("#ticker-change");
-  change.classList.remove("up", "down");
-  if (t && t.change !== null && t.change !== undefined) {
-    const neg = String(t.change).startsWith("-");
-    const flat = dec.isZero(String(t.change).replace("-", ""));
-    const sign = neg || flat ? "" : "+";
-    const pct = t.change_percent !== null && t.change_percent !== undefined ? ` (${sign}${t.change_percent}%)` : "";
-    change.textContent = sign + t.change + pct;
-    if (!flat) change.classList.add(neg ? "down" : "up");
-  } else {
-    change.textContent = "–";
-  }
-  const last = $("#ticker-last");
-  last.classList.remove("up", "down");
-  if (t && t.last) {
-    const prev = state.lastPrice;
-    if (prev && dec.cmp(t.last, prev) !== 0) last.classList.add(dec.cmp(t.last, prev) > 0 ? "up" : "down");
-    state.lastPrice = t.last;
-    document.title = `${dec.fixed(t.last, pd)} ${m.symbol} · exchange`;
-  } else {
-    document.title = m ? `${m.symbol} · exchange` : "exchange";
-  }
 }
 
 // ---- the socket ------------------------------------------------------------------------------
@@ -264,12 +200,12 @@ function onMessage(msg) {
       sellForm.update();
       return;
     case "trades":
-      if (m && msg.market === m.symbol) addTrades(msg.trades || [], true);
+      if (m && msg.market === m.symbol) tape.add(msg.trades || [], true);
       return;
     case "ticker":
       if (m && msg.market === m.symbol) {
         state.tickerFromSocket = true;
-        renderTicker(msg);
+        ticker.render(msg);
       }
       return;
     case "candles":
@@ -291,7 +227,7 @@ function onMessage(msg) {
       if (state.user) account.applyOrder(msg.order);
       return;
     case "fill":
-      if (state.user && msg.fill) account.addFill(msg.fill, true);
+      if (state.user && msg.fill) account.addFill(msg.fill);
       return;
     case "error": {
       const err = msg.error || {};
@@ -563,6 +499,8 @@ window.__exchange = {
   book,
   account,
   chart,
+  tape,
+  ticker,
   socket,
   candles: () => chart.debug().candles,
   chartData: () => chart.debug(),

@@ -18,7 +18,10 @@ export class Book {
     this.reset(null);
     // Show as many levels as the space allows, on every size of screen.
     new ResizeObserver(() => {
-      const fit = Math.max(5, Math.floor(this.bidsEl.clientHeight / ROW_HEIGHT));
+      // A side either fills a fixed height (laptop) or grows up to its max-height (phone).
+      const max = parseFloat(getComputedStyle(this.bidsEl).maxHeight);
+      const height = Number.isFinite(max) ? max : this.bidsEl.clientHeight;
+      const fit = Math.max(5, Math.floor(height / ROW_HEIGHT));
       if (fit !== this.rows) {
         this.rows = fit;
         this.schedule();

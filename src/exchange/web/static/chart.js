@@ -95,7 +95,9 @@ export class PriceChart {
       lastValueVisible: false,
       priceLineVisible: false,
     });
+    // Volume in the bottom fifth, candles above it.
     this.volumeSeries.priceScale().applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
+    this.candleSeries.priceScale().applyOptions({ scaleMargins: { top: 0.08, bottom: 0.24 } });
     const line = (color, title) =>
       this.chart.addSeries(LC.LineSeries, {
         color,

@@ -60,6 +60,21 @@ export function fixed(text, d) {
   return out;
 }
 
+/** Round a decimal string half up to `d` decimals (for display of estimates). */
+export function round(text, d) {
+  const p = parse(String(text).replace("-", ""));
+  if (!p) return String(text ?? "");
+  const neg = String(text).startsWith("-");
+  let n = p.n;
+  if (p.scale > d) {
+    const div = 10n ** BigInt(p.scale - d);
+    n = (n + div / 2n) / div;
+  } else {
+    n *= 10n ** BigInt(d - p.scale);
+  }
+  return (neg && n !== 0n ? "-" : "") + fromScaled(n, d);
+}
+
 /** Compare two decimal strings: -1, 0 or 1. */
 export function cmp(a, b) {
   const scale = Math.max(places(a), places(b));

@@ -99,7 +99,7 @@ export class OrderForm {
         this.total.classList.add("warn");
         return;
       }
-      cost = w.quote;
+      cost = dec.round(w.quote, 2);
       prefix = w.complete ? "≈ " : `≈ (only ${dec.fixed(w.filled, 0)} in book) `;
     } else {
       const price = this.price.value.trim();
@@ -173,6 +173,9 @@ export class OrderForm {
     try {
       const placed = await this.ctx.place(order);
       this.result.textContent = describe(placed, this.ctx.market());
+      // The order lives on in the tables; the note about it fades after a while.
+      clearTimeout(this.resultTimer);
+      this.resultTimer = setTimeout(() => (this.result.textContent = ""), 8000);
       if (placed && placed.status === "rejected") {
         this.error.textContent = `Rejected: ${String(placed.reason || "refused").replace(/_/g, " ")}.`;
         this.result.textContent = "";
