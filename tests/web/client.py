@@ -1,16 +1,21 @@
-"""A small client for the API tests: a signed-up user over real HTTP, and error checks.
+"""A small client for the API tests: a signed-up user over real HTTP, a WebSocket, and
+error checks.
 
 `User` signs up (or logs in), keeps the session cookie and sends the CSRF header on
 every request, as the page does. `state` takes everything an erroneous request must
-leave alone, so a test can compare it before and after.
+leave alone, so a test can compare it before and after. `socket` opens the WebSocket
+API, with a user's session cookie if given.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
 
 from tests.web.conftest import Server, free_port
 
@@ -38,6 +43,12 @@ class User:
 
     def close(self) -> None:
         self.http.close()
+
+    def __enter__(self) -> "User":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def get(self, path: str, **params: Any) -> Any:
         answer = self.http.get(path, params=params)
@@ -123,3 +134,50 @@ def running_exchange(directory: Path) -> Iterator[Server]:
     finally:
         if server.process is not None:
             server.kill()
+
+
+# Only a guard against a hang when an expected message never comes; nothing is timed.
+PATIENCE = 15.0
+Message = dict[str, Any]
+
+
+class Socket:
+    """A client socket that keeps what it received, so tests can wait for one kind of message
+    while others (from other channels) queue up in order."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.inbox: list[Message] = []
+
+    async def send(self, **message: Any) -> None:
+        await self.ws.send(orjson.dumps(message).decode())
+
+    async def take(self, where: Callable[[Message], bool] | None = None,
+                   **fields: Any) -> Message:
+        """Return (and remove) the first message with these fields for which `where` holds."""
+        def wanted(message: Message) -> bool:
+            return (all(message.get(k) == v for k, v in fields.items())
+                    and (where is None or where(message)))
+
+        while True:
+            for i, message in enumerate(self.inbox):
+                if wanted(message):
+                    return self.inbox.pop(i)
+            text = await asyncio.wait_for(self.ws.recv(), PATIENCE)
+            self.inbox.append(orjson.loads(text))
+
+    async def ask(self, req: int, **message: Any) -> Message:
+        """Send a request and return its answer (the message that echoes `req`)."""
+        await self.send(req=req, **message)
+        return await self.take(req=req)
+
+
+@asynccontextmanager
+async def socket(url: str, user: User | None = None,
+                 session: str | None = None) -> AsyncIterator[Socket]:
+    """A socket with the user's session cookie if given, as the page's own socket has."""
+    session = session or (user.http.cookies["session"] if user else None)
+    headers = {"Cookie": f"session={session}"} if session else None
+    async with connect(url.replace("http", "ws", 1) + "/api/v1/ws",
+                       additional_headers=headers) as ws:
+        yield Socket(ws)

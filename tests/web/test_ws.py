@@ -1,71 +1,18 @@
 """The WebSocket API over a real socket (the `websockets` client) against `exchange run`.
 
-Market channels, the account channel, trading with `req` echoed, bad frames, and auth
-by API key. REST (tests/web/client.py) makes the changes and is the reference the
-socket's messages are compared with. Each test runs its own event loop.
+Market channels, the account channel, trading with `req` echoed, and auth by API key;
+bad frames are in test_ws_errors.py. REST (tests/web/client.py) makes the changes and
+is the reference the socket's messages are compared with. Each test runs its own event
+loop.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
 
-import orjson
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
 
-from tests.web.client import MARKET, User, exchange_state
-
-# Only a guard against a hang when an expected message never comes; nothing is timed.
-PATIENCE = 15.0
-Message = dict[str, Any]
-
-
-class Socket:
-    """A client socket that keeps what it received, so tests can wait for one kind of message
-    while others (from other channels) queue up in order."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-        self.inbox: list[Message] = []
-
-    async def send(self, **message: Any) -> None:
-        await self.ws.send(orjson.dumps(message).decode())
-
-    async def take(self, where: Callable[[Message], bool] | None = None,
-                   **fields: Any) -> Message:
-        """Return (and remove) the first message with these fields for which `where` holds."""
-        def wanted(message: Message) -> bool:
-            return (all(message.get(k) == v for k, v in fields.items())
-                    and (where is None or where(message)))
-
-        while True:
-            for i, message in enumerate(self.inbox):
-                if wanted(message):
-                    return self.inbox.pop(i)
-            text = await asyncio.wait_for(self.ws.recv(), PATIENCE)
-            self.inbox.append(orjson.loads(text))
-
-    async def ask(self, req: int, **message: Any) -> Message:
-        """Send a request and return its answer (the message that echoes `req`)."""
-        await self.send(req=req, **message)
-        return await self.take(req=req)
-
-
-@asynccontextmanager
-async def socket(url: str, user: User | None = None,
-                 session: str | None = None) -> AsyncIterator[Socket]:
-    """A socket with the user's session cookie if given, as the page's own socket has."""
-    session = session or (user.http.cookies["session"] if user else None)
-    headers = {"Cookie": f"session={session}"} if session else None
-    async with connect(url.replace("http", "ws", 1) + "/api/v1/ws",
-                       additional_headers=headers) as ws:
-        yield Socket(ws)
-
-
-def run(test: Coroutine[Any, Any, None]) -> None:
-    asyncio.run(test)
+from tests.web.client import MARKET, Socket, User, socket
 
 
 @pytest.fixture
@@ -80,6 +27,36 @@ def bob(exchange_server: str) -> Iterator[User]:
     user = User(exchange_server)
     yield user
     user.close()
+
+
+Book = dict[str, dict[str, str]]  # {"bids": {price: quantity}, "asks": {...}}
+
+
+async def follow(ws: Socket, book: Book, version: int, until: int) -> int:
+    """Apply depth deltas to `book` from `version` on, up to version `until`; return how
+    many there were. Each must follow on from the one before, with no gap."""
+    deltas = 0
+    while version < until:
+        delta = await ws.take(type="depth")
+        assert delta["snapshot"] is False and delta["market"] == MARKET
+        assert delta["prev_version"] == version, "a gap in the deltas"
+        assert delta["version"] > version
+        for side in ("bids", "asks"):
+            for price, quantity in delta[side]:
+                if Decimal(quantity):
+                    book[side][price] = quantity
+                else:
+                    del book[side][price]
+        version, deltas = delta["version"], deltas + 1
+    assert version == until
+    return deltas
+
+
+def levels(book: Book) -> tuple[list[list[str]], list[list[str]]]:
+    """The book as REST shows it: bids high to low, asks low to high."""
+    bids = sorted(book["bids"].items(), key=lambda level: -Decimal(level[0]))
+    asks = sorted(book["asks"].items(), key=lambda level: Decimal(level[0]))
+    return [list(level) for level in bids], [list(level) for level in asks]
 
 
 def test_depth_deltas_chain_and_rebuild_the_rest_book(exchange_server: str, alice: User,
@@ -110,27 +87,34 @@ def test_depth_deltas_chain_and_rebuild_the_rest_book(exchange_server: str, alic
             alice.http.delete("/orders/by-client-id/five")
             final = alice.get(f"/markets/{MARKET}/depth", limit=500)
 
-            version, deltas = snapshot["version"], 0
-            while version < final["version"]:
-                delta = await ws.take(type="depth")
-                assert delta["snapshot"] is False and delta["market"] == MARKET
-                assert delta["prev_version"] == version, "a gap in the deltas"
-                assert delta["version"] > version
-                for side in ("bids", "asks"):
-                    for price, quantity in delta[side]:
-                        if Decimal(quantity):
-                            book[side][price] = quantity
-                        else:
-                            book[side].pop(price, None)
-                version, deltas = delta["version"], deltas + 1
-            assert version == final["version"] and deltas > 0
-            assert sorted(book["bids"].items(), key=lambda lv: -Decimal(lv[0])) == [
-                tuple(level) for level in final["bids"]]
-            assert sorted(book["asks"].items(), key=lambda lv: Decimal(lv[0])) == [
-                tuple(level) for level in final["asks"]]
+            deltas = await follow(ws, book, snapshot["version"], final["version"])
+            assert deltas > 0
+            assert levels(book) == (final["bids"], final["asks"])
             assert (final["bids"], final["asks"]) == ([["3.00", "0.5000"]], [["6.00", "3.0000"]])
 
-    run(test())
+    asyncio.run(test())
+
+
+def test_the_depth_snapshot_holds_the_whole_book(exchange_server: str, alice: User,
+                                                 bob: User) -> None:
+    """Deltas come for every level, so a snapshot cut at some depth would leave the client
+    without the levels past the cut once the best ones trade away."""
+    for i in range(505):
+        alice.place(side="sell", price=f"{10 + i / 100:.2f}", quantity="0.0001")
+
+    async def test() -> None:
+        async with socket(exchange_server) as ws:
+            await ws.send(op="subscribe", channel="depth", market=MARKET)
+            snapshot = await ws.take(type="depth")
+            book = {"bids": dict(snapshot["bids"]), "asks": dict(snapshot["asks"])}
+            assert len(book["asks"]) == 505
+            bob.place(side="buy", price="10.09", quantity="0.001")  # the best ten levels
+            final = alice.get(f"/markets/{MARKET}/depth", limit=500)
+            await follow(ws, book, snapshot["version"], final["version"])
+            assert levels(book)[1][:500] == final["asks"]
+            assert final["asks"][-1] == ["15.04", "0.0001"]
+
+    asyncio.run(test())
 
 
 def test_trades_ticker_and_candles(exchange_server: str, alice: User, bob: User) -> None:
@@ -173,7 +157,7 @@ def test_trades_ticker_and_candles(exchange_server: str, alice: User, bob: User)
             again = await ws.take(type="trades")
             assert again["trades"] == list(reversed(alice.get(f"/markets/{MARKET}/trades")))
 
-    run(test())
+    asyncio.run(test())
 
 
 def test_account_channel(exchange_server: str, alice: User, bob: User) -> None:
@@ -211,7 +195,7 @@ def test_account_channel(exchange_server: str, alice: User, bob: User) -> None:
             mine = {resting["order_id"], sell["order_id"]}
             assert {m["order"]["order_id"] for m in ws.inbox if m["type"] == "order"} <= mine
 
-    run(test())
+    asyncio.run(test())
 
 
 def test_place_and_cancel_over_the_socket(exchange_server: str, alice: User) -> None:
@@ -240,115 +224,7 @@ def test_place_and_cancel_over_the_socket(exchange_server: str, alice: User) -> 
             assert sorted(alice.open_ids()) == sorted(a["order"]["order_id"] for a in answers)
             assert await ws.ask(11, op="ping") == {"type": "pong", "req": 11}
 
-    run(test())
-
-
-NOT_LOGGED_IN = [  # a frame (text or object) and the error code it must get
-    ("hello", "invalid_json"), ("{", "invalid_json"), ("[1, 2]", "invalid_json"),
-    ("null", "invalid_json"), ('"ping"', "invalid_json"), ("3", "invalid_json"),
-    ("x" * 70_000, "invalid_json"),
-    ({}, "invalid_field"), ({"op": "dance"}, "invalid_field"), ({"op": 5}, "invalid_field"),
-    ({"op": "ping", "req": "1"}, "invalid_field"), ({"op": "ping", "req": True}, "invalid_field"),
-    ({"op": "ping", "req": 1.5}, "invalid_field"),
-    ({"op": "subscribe", "channel": "news", "market": MARKET}, "invalid_field"),
-    ({"op": "subscribe", "channel": ["depth"], "market": MARKET}, "invalid_field"),
-    ({"op": "subscribe", "channel": "depth"}, "missing_field"),
-    ({"op": "subscribe", "channel": "depth", "market": ["x"]}, "invalid_field"),
-    ({"op": "subscribe", "channel": "depth", "market": "NOPE"}, "unknown_market"),
-    ({"op": "subscribe", "channel": "trades", "market": "coin-usd"}, "unknown_market"),
-    ({"op": "subscribe", "channel": "candles", "market": MARKET, "interval": "2m"},
-     "invalid_field"),
-    ({"op": "subscribe", "channel": "candles", "market": MARKET, "interval": ["1m"]},
-     "invalid_field"),
-    ({"op": "subscribe", "channel": "candles", "market": MARKET, "interval": {}},
-     "invalid_field"),
-    ({"op": "subscribe", "channel": "account"}, "unauthenticated"),
-    ({"op": "place", "order": {"market": MARKET, "side": "buy", "price": "1", "quantity": "1"}},
-     "unauthenticated"),
-    ({"op": "cancel", "order_id": 1}, "unauthenticated"),
-    ({"op": "auth", "key": "nope"}, "unauthenticated"), ({"op": "auth"}, "unauthenticated"),
-    ({"op": "auth", "key": 5}, "unauthenticated"), ({"op": "auth", "key": "a.b"}, "unauthenticated"),
-]
-
-LOGGED_IN = [
-    ({"op": "place"}, "invalid_field"), ({"op": "place", "order": []}, "invalid_field"),
-    ({"op": "place", "order": {"side": "buy", "price": "1", "quantity": "1"}}, "missing_field"),
-    ({"op": "place", "order": {"market": MARKET, "side": "buy", "price": 1, "quantity": "1"}},
-     "invalid_field"),
-    ({"op": "place", "order": {"market": MARKET, "side": "buy", "price": "NaN",
-                               "quantity": "1"}}, "invalid_price"),
-    ({"op": "place", "order": {"market": MARKET, "side": "buy", "price": "1",
-                               "quantity": "0.00001"}}, "invalid_quantity"),
-    ({"op": "place", "order": {"market": "NOPE", "side": "buy", "price": "1",
-                               "quantity": "1"}}, "unknown_market"),
-    ({"op": "place", "order": {"market": MARKET, "side": "buy", "quantity": "1"}},
-     "missing_field"),
-    ({"op": "place", "order": {"market": MARKET, "side": "buy", "type": "market", "price": "1",
-                               "quantity": "1"}}, "invalid_order"),
-    ({"op": "place", "order": {"market": MARKET, "side": "buy", "price": "1", "quantity": "1",
-                               "client_order_id": "no spaces"}}, "invalid_field"),
-    ({"op": "place", "order": {"market": MARKET, "side": "buy", "price": "1", "quantity": "1",
-                               "extra": True}}, "invalid_field"),
-    ({"op": "place", "order": {"market": MARKET, "side": "buy", "price": "1",
-                               "quantity": "5000"}}, "insufficient_funds"),
-    ({"op": "cancel"}, "invalid_field"), ({"op": "cancel", "order_id": 0}, "invalid_field"),
-    ({"op": "cancel", "order_id": "1"}, "invalid_field"),
-    ({"op": "cancel", "order_id": True}, "invalid_field"),
-    ({"op": "cancel", "client_order_id": "a b"}, "invalid_field"),
-    ({"op": "cancel", "order_id": 10**15}, "unknown_order"),
-    ({"op": "cancel", "order_id": 2**64 - 1}, "unknown_order"),
-    ({"op": "cancel", "client_order_id": "nope"}, "unknown_order"),
-]
-
-
-async def refuse_all(ws: Socket, frames: list[tuple[Any, str]]) -> None:
-    """Send each bad frame, expect its error, and check the socket still answers a ping."""
-    for n, (frame, code) in enumerate(frames):
-        req = 1000 + n
-        if isinstance(frame, dict):
-            if "req" not in frame:
-                frame = {**frame, "req": req}
-            await ws.ws.send(orjson.dumps(frame).decode())
-        else:
-            await ws.ws.send(frame)
-        answer = await ws.take(type="error")
-        assert answer["error"]["code"] == code, (frame, answer)
-        assert isinstance(answer["error"]["message"], str)
-        if isinstance(frame, dict) and isinstance(frame["req"], int) and frame["req"] is not True:
-            assert answer["req"] == frame["req"], (frame, answer)
-        assert await ws.ask(n, op="ping") == {"type": "pong", "req": n}, frame
-
-
-def test_bad_frames_get_errors_and_the_socket_stays_usable(exchange_server: str, alice: User,
-                                                           bob: User) -> None:
-    bobs = bob.place(side="sell", price="9.00", quantity="1", client_order_id="bob-1")
-    before = exchange_state(exchange_server, [alice, bob])
-
-    async def test() -> None:
-        async with socket(exchange_server) as ws:
-            await refuse_all(ws, NOT_LOGGED_IN)
-        async with socket(exchange_server, alice) as ws:
-            await refuse_all(ws, [*LOGGED_IN,
-                                  ({"op": "cancel", "order_id": bobs["order_id"]},
-                                   "unknown_order"),
-                                  ({"op": "cancel", "client_order_id": "bob-1"},
-                                   "unknown_order")])
-            placed = await ws.ask(1, op="place", order={
-                "market": MARKET, "side": "buy", "price": "1", "quantity": "1",
-                "client_order_id": "a-1"})
-            assert placed["type"] == "placed"
-            await refuse_all(ws, [({"op": "place", "order": {
-                "market": MARKET, "side": "buy", "price": "1", "quantity": "1",
-                "client_order_id": "a-1"}}, "duplicate_client_order_id")])
-            await ws.ask(2, op="cancel", client_order_id="a-1")
-
-    run(test())
-    after = exchange_state(exchange_server, [alice, bob])
-    [cancelled] = after["users"][0]["history"]  # the one good order, placed and cancelled
-    assert cancelled["client_order_id"] == "a-1"
-    after["users"][0]["history"] = []
-    before["market"]["depth"]["version"] = after["market"]["depth"]["version"]
-    assert after == before
+    asyncio.run(test())
 
 
 def test_auth_by_api_key(exchange_server: str, alice: User) -> None:
@@ -376,18 +252,4 @@ def test_auth_by_api_key(exchange_server: str, alice: User) -> None:
             revoked = await ws.ask(6, op="auth", key=key)
             assert revoked["error"]["code"] == "unauthenticated"
 
-    run(test())
-
-
-def test_a_logged_out_cookie_does_not_authenticate_the_socket(exchange_server: str,
-                                                              alice: User) -> None:
-    stale = alice.http.cookies["session"]
-    assert alice.http.delete("/session").status_code == 204
-
-    async def test() -> None:
-        async with socket(exchange_server, session=stale) as ws:
-            answer = await ws.ask(1, op="subscribe", channel="account")
-            assert answer["error"]["code"] == "unauthenticated"
-            assert (await ws.ask(2, op="place", order={}))["error"]["code"] == "unauthenticated"
-
-    run(test())
+    asyncio.run(test())

@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, WebSocket
 from pydantic import ValidationError
 
 from exchange.core.types import Side
@@ -42,12 +42,13 @@ async def socket(websocket: WebSocket) -> None:
     tasks: set[asyncio.Task[None]] = set()
     try:
         while not connection.overflowed:
-            text = await websocket.receive_text()
-            task = asyncio.create_task(_handle(ctx, hub, connection, text))
+            frame = await websocket.receive()
+            if frame["type"] == "websocket.disconnect":
+                break
+            # Not receive_text(): a binary frame would raise and drop the socket unanswered.
+            task = asyncio.create_task(_handle(ctx, hub, connection, frame.get("text")))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
-    except WebSocketDisconnect:
-        pass
     finally:
         hub.drop(connection)
         for task in tasks:
@@ -58,9 +59,11 @@ async def socket(websocket: WebSocket) -> None:
             await websocket.close(1008, "too slow: reconnect and resubscribe")
 
 
-async def _handle(ctx: Context, hub: Hub, connection: Connection, text: str) -> None:
+async def _handle(ctx: Context, hub: Hub, connection: Connection, text: str | None) -> None:
     req: Any = None
     try:
+        if text is None:
+            raise ApiError(400, "invalid_json", "send requests as JSON in text frames")
         if len(text) > _MAX_FRAME:
             raise ApiError(400, "invalid_json", f"a frame may be at most {_MAX_FRAME} bytes")
         try:
@@ -185,9 +188,11 @@ def _snapshots(ctx: Context, channel: Channel) -> list[dict[str, Any]]:
     symbol = channel[1]
     view = views.markets[symbol]
     if kind == "depth":
+        # The whole book: deltas come for every level, so a snapshot cut at some depth would
+        # leave the client without the levels past the cut once the best ones trade away.
         return [{"type": "depth", "market": symbol, "snapshot": True, "version": view.version,
-                 "bids": render.levels(symbol, view.depth(Side.BUY, 500)),
-                 "asks": render.levels(symbol, view.depth(Side.SELL, 500))}]
+                 "bids": render.levels(symbol, view.depth(Side.BUY, len(view.bids))),
+                 "asks": render.levels(symbol, view.depth(Side.SELL, len(view.asks)))}]
     if kind == "trades":
         recent = list(view.trades)[:100]
         return [{"type": "trades", "market": symbol,
