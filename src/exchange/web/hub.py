@@ -26,16 +26,19 @@ class Connection:
     """One WebSocket's outgoing queue."""
 
     def __init__(self, send: Callable[[str], Any]) -> None:
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self.queue: asyncio.Queue[str] = asyncio.Queue()
         self.channels: set[Channel] = set()
         self.user: int | None = None
         self._send = send
-        self.overflowed = False
+        # Set when the client fell MAX_QUEUED messages behind: its socket is then closed
+        # without waiting for it, and nothing more is queued for it.
+        self.overflowed = asyncio.Event()
 
     def push(self, text: str) -> None:
+        if self.overflowed.is_set():
+            return
         if self.queue.qsize() >= MAX_QUEUED:
-            self.overflowed = True
-            self.queue.put_nowait(None)  # the writer stops; the socket is closed
+            self.overflowed.set()
             return
         self.queue.put_nowait(text)
 
@@ -43,9 +46,9 @@ class Connection:
         self.push(orjson.dumps(message).decode())
 
     async def write(self) -> None:
-        """Writer task: send queued messages in order until told to stop."""
-        while (text := await self.queue.get()) is not None:
-            await self._send(text)
+        """Writer task: send queued messages in order until cancelled."""
+        while True:
+            await self._send(await self.queue.get())
 
 
 class Hub:

@@ -6,6 +6,7 @@ orders in flight on one connection; answers carry the request's `req`.
 """
 
 import asyncio
+import contextlib
 import re
 from typing import Any
 
@@ -39,24 +40,37 @@ async def socket(websocket: WebSocket) -> None:
         session = ctx.accounts.session(token, now_ms())
         connection.user = session.user if session else None
     writer = asyncio.create_task(connection.write())
+    reader = asyncio.create_task(_read(ctx, hub, connection, websocket))
+    overflow = asyncio.create_task(connection.overflowed.wait())
+    try:
+        # Until the client leaves, or falls so far behind that it must start over.
+        await asyncio.wait((reader, overflow), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        hub.drop(connection)
+        for task in (reader, overflow, writer):
+            task.cancel()
+        await asyncio.gather(reader, overflow, writer, return_exceptions=True)
+    if connection.overflowed.is_set():
+        # A client that does not read may never take the close frame: do not wait long.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(websocket.close(1008, "too slow: reconnect"), 1.0)
+
+
+async def _read(ctx: Context, hub: Hub, connection: Connection, websocket: WebSocket) -> None:
+    """Handle each incoming frame in its own task, so requests run concurrently."""
     tasks: set[asyncio.Task[None]] = set()
     try:
-        while not connection.overflowed:
+        while True:
             frame = await websocket.receive()
             if frame["type"] == "websocket.disconnect":
-                break
+                return
             # Not receive_text(): a binary frame would raise and drop the socket unanswered.
             task = asyncio.create_task(_handle(ctx, hub, connection, frame.get("text")))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
     finally:
-        hub.drop(connection)
         for task in tasks:
             task.cancel()
-        connection.queue.put_nowait(None)
-        await asyncio.gather(writer, return_exceptions=True)
-        if connection.overflowed:
-            await websocket.close(1008, "too slow: reconnect and resubscribe")
 
 
 async def _handle(ctx: Context, hub: Hub, connection: Connection, text: str | None) -> None:
