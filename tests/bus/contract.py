@@ -140,7 +140,9 @@ class BusContract(ABC):
         while time.monotonic() < deadline:
             one.poll(0.1)
             two.poll(0.1)
-            if len(one.assignment()) + len(two.assignment()) == 4 and two.assignment():
+            # Either may join first: wait until the group has settled with both in it.
+            if len(one.assignment()) + len(two.assignment()) == 4 and one.assignment() \
+                    and two.assignment():
                 break
         assert sorted(one.assignment() + two.assignment()) == [("t", p) for p in range(4)]
         assert one.assignment() and two.assignment()
