@@ -12,11 +12,12 @@ batch. All state is touched on the event loop thread only, so nothing here needs
 The views are snapshotted to the store with the positions they were built up to; a
 restart loads the snapshot and reads on from there.
 
-Sends are flushed once per turn of the event loop, so a burst of requests costs one
-journal write (group commit), not one each.
+Sends are written by a sender thread, in batches: a burst of requests costs one journal
+write (group commit), not one each, and the event loop never waits on the disk.
 """
 
 import asyncio
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -109,7 +110,8 @@ class Gateway:
         self.positions: dict[tuple[str, int], int] = {}
         self.listeners: list[Listener] = []
         self._producer = bus.producer()
-        self._flush_scheduled = False
+        self._outbox: queue.SimpleQueue[tuple[bytes, bytes] | None] = queue.SimpleQueue()
+        self._sender: threading.Thread | None = None
         self._waiting: dict[int, _Waiter] = {}
         self._closing: dict[int, _Waiter] = {}  # order id -> the cancel-all waiting for it
         self._next_id = self._end_id = 0
@@ -136,6 +138,8 @@ class Gateway:
         self._feed = threading.Thread(target=self._follow, args=(reader,), name="gateway-feed",
                                       daemon=True)
         self._feed.start()
+        self._sender = threading.Thread(target=self._send_all, name="gateway-send", daemon=True)
+        self._sender.start()
         self._snapshot_task = asyncio.create_task(self._snapshots())
 
     async def stop(self) -> None:
@@ -144,7 +148,9 @@ class Gateway:
             self._snapshot_task.cancel()
         if self._feed is not None:
             await asyncio.to_thread(self._feed.join, 10)
-        self._flush()
+        if self._sender is not None:
+            self._outbox.put(None)
+            await asyncio.to_thread(self._sender.join, 10)
         self.save_snapshot()
 
     def save_snapshot(self) -> None:
@@ -261,14 +267,26 @@ class Gateway:
             self._waiting.pop(seq, None)
 
     def _send(self, cmd: Any) -> None:
-        self._producer.send(topics.RISK, topics.user_key(cmd.user), encode(cmd))
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+        self._outbox.put((topics.user_key(cmd.user), encode(cmd)))
 
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        self._producer.flush()
+    def _send_all(self) -> None:
+        """Sender thread: journal commands in batches, off the event loop.
+
+        Writing waits for the bus (a disk write, and the journal's lock, which risk and
+        match hold while they commit); the event loop must never wait on it. Whatever
+        queues up during one write goes out in the next: one write per batch.
+        """
+        outbox, producer = self._outbox, self._producer
+        while (item := outbox.get()) is not None:
+            while item is not None:
+                producer.send(topics.RISK, *item)
+                try:
+                    item = outbox.get_nowait()
+                except queue.Empty:
+                    break
+            producer.flush()
+            if item is None:
+                return
 
     # ---- events ---------------------------------------------------------------------
 
