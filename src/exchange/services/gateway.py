@@ -256,14 +256,16 @@ class Gateway:
         return order
 
     async def _ask(self, seq: int, cmd: Any, kinds: tuple[type, ...]) -> Event | None:
-        future: asyncio.Future[Event | None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Event | None] = loop.create_future()
         self._waiting[seq] = _Waiter(future, kinds)
         self._send(cmd)
+        # A timer on the future, not asyncio.wait_for, which wraps it in one more task.
+        timer = loop.call_later(self.timeout, _expire, future, seq, self.timeout)
         try:
-            return await asyncio.wait_for(future, self.timeout)
-        except TimeoutError:
-            raise NoAnswer(f"no answer to command {seq} within {self.timeout} s") from None
+            return await future
         finally:
+            timer.cancel()
             self._waiting.pop(seq, None)
 
     def _send(self, cmd: Any) -> None:
@@ -340,3 +342,8 @@ class Gateway:
             changes.candles.update(candles or {})
         else:
             changes.levels[(int(event.side), event.price)] = event.qty  # type: ignore[union-attr]
+
+
+def _expire(future: "asyncio.Future[Event | None]", seq: int, timeout: float) -> None:
+    if not future.done():
+        future.set_exception(NoAnswer(f"no answer to command {seq} within {timeout} s"))
