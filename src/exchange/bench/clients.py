@@ -31,7 +31,7 @@ MID = 400  # ticks of 0.01: 4.00 USD
 RESTING_TICKS = 10  # resting orders sit 1..10 ticks behind the mid price
 CROSSING_TICKS = 5  # crossing orders reach 1..5 ticks through it
 MIN_LOTS, MAX_LOTS = 100, 1_000  # lots of 0.0001: 0.01 .. 0.1 COIN
-MAX_OPEN = 1_000  # at most 55 COIN and $220 held in resting orders
+MAX_OPEN = 1_000  # at the cap, about 28 COIN and $110 are held on average
 REQUEST_TIMEOUT_NS = 10_000_000_000
 HISTOGRAM_MAX_US = 60_000_000
 # What the exchange refuses on its own terms: counted as rejected, not as errors.
@@ -142,7 +142,7 @@ class Trader:
             self._forget(order_id)
             return {"op": "cancel", "order_id": order_id}, False
         buy = rng.random() < 0.5
-        if roll < 0.30:
+        if 0.25 <= roll < 0.30:
             offset, tif = -rng.randint(1, CROSSING_TICKS), "ioc"
         else:
             offset, tif = rng.randint(1, RESTING_TICKS), "gtc"
@@ -191,7 +191,12 @@ class Trader:
         try:
             while True:
                 data = await ws.recv(decode=False)
-                self._handle(orjson.loads(data), time.perf_counter_ns())
+                try:
+                    message = orjson.loads(data)
+                except orjson.JSONDecodeError:
+                    self.tally.error("malformed_message")
+                    continue
+                self._handle(message, time.perf_counter_ns())
         except (ConnectionClosed, WebSocketException):
             self._lost()
 

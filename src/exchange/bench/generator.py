@@ -119,7 +119,7 @@ async def _drive(accounts: list[Account], settings: LoadSettings, rate: float,
         async with limit:
             try:
                 await trader.connect(ws_url, settings.url)
-            except (OSError, TimeoutError, WebSocketException) as exc:
+            except (OSError, TimeoutError, RuntimeError, WebSocketException) as exc:
                 raise LoadError(f"user {trader.account.user_id}: cannot open {ws_url}: "
                                 f"{exc!r}") from exc
 

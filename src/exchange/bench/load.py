@@ -2,9 +2,10 @@
 
 Users sign up over REST first (`POST /api/v1/users`: the server hashes each password with
 argon2, so this is slow, done a few at a time and timed apart). Then one process, or
-`--processes P` spawned ones, drive the exchange with them over WebSockets, each with its
-share of the users and of the rate (`generator.py`, `clients.py`); their counts and
-encoded histograms are merged here.
+`--processes P` spawned ones, drive the exchange with them over WebSockets (the first
+`--rest-users` place and cancel over REST), each with its share of the users and of the
+rate (`generator.py`, `clients.py`, `rest.py`); their counts and encoded histograms are
+merged here.
 
 Orders per second is the answers (acknowledgements and refusals) that arrived inside the
 measured window per second of it; places and cancels both count, as in `bench engine`.
