@@ -28,6 +28,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--grant", action="append", default=[], metavar="ASSET=AMOUNT",
                      help="what each new user gets, e.g. --grant USD=1000 (repeatable)")
 
+    for name, text in (("gateway", "run a gateway (web app and API) over Kafka and Redis"),
+                       ("risk", "run a risk instance over Kafka and Redis"),
+                       ("match", "run a match instance over Kafka and Redis"),
+                       ("cluster", "start gateways, risk and match instances as processes")):
+        command = commands.add_parser(name, help=text)
+        _add_wiring(command)
+        if name == "gateway":
+            command.add_argument("--host", default=os.environ.get("EXCHANGE_HOST", "127.0.0.1"))
+            command.add_argument("--port", type=int,
+                                 default=int(os.environ.get("EXCHANGE_PORT", "5001")))
+        elif name == "cluster":
+            command.add_argument("--host", default=os.environ.get("EXCHANGE_HOST", "127.0.0.1"))
+            command.add_argument("--base-port", type=int, default=5001,
+                                 help="gateway N listens on base port + N - 1")
+            command.add_argument("--gateways", type=_positive, default=2)
+            command.add_argument("--risk", type=_positive, default=2)
+            command.add_argument("--match", type=_positive, default=2)
+        else:
+            command.add_argument("--instance", default=None,
+                                 help="unique name of this instance (default: host-pid)")
+
     bench = commands.add_parser("bench", help="measure how fast the exchange is")
     benches = bench.add_subparsers(dest="bench", required=True)
     engine = benches.add_parser("engine", help="replay a fixed-seed workload through the core")
@@ -51,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "run":
         return _run(args)
+    if args.command in ("gateway", "risk", "match", "cluster"):
+        return _distributed(args)
     if args.bench == "load":
         return _bench_load(args)
     return _bench_engine(args.orders, args.seed, args.repeat, as_json=args.json)
@@ -97,6 +120,49 @@ def _run(args: argparse.Namespace) -> int:
         return run(Settings(args.host, args.port, args.data_dir, config))
     except SettingsError as error:
         print(f"exchange: {error}", file=sys.stderr)
+        return 2
+
+
+def _add_wiring(command: argparse.ArgumentParser) -> None:
+    env = os.environ.get
+    command.add_argument("--kafka", default=env("EXCHANGE_KAFKA"), metavar="BOOTSTRAP",
+                         required=not env("EXCHANGE_KAFKA"), help="Kafka bootstrap servers")
+    command.add_argument("--redis", default=env("EXCHANGE_REDIS"), metavar="URL",
+                         required=not env("EXCHANGE_REDIS"), help="e.g. redis://host:6379/0")
+    command.add_argument("--namespace", default=env("EXCHANGE_NAMESPACE", "exchange"),
+                         help="prefix of this exchange's topics, groups and Redis keys")
+    command.add_argument("--partitions", type=_positive, default=4,
+                         help="partitions of each topic, when it has to be created")
+    command.add_argument("--config", type=Path, default=_env_path("EXCHANGE_CONFIG"),
+                         help="a TOML file of assets, markets, fees and grants (see settings.py)")
+    command.add_argument("--maker-fee", default=env("EXCHANGE_MAKER_FEE"))
+    command.add_argument("--taker-fee", default=env("EXCHANGE_TAKER_FEE"))
+    command.add_argument("--grant", action="append", default=[], metavar="ASSET=AMOUNT")
+
+
+def _distributed(args: argparse.Namespace) -> int:
+    from exchange import cluster  # noqa: PLC0415 - keep `exchange --help` quick
+    from exchange.bus.port import BusError  # noqa: PLC0415
+    from exchange.settings import SettingsError, load_config  # noqa: PLC0415
+    from exchange.store.port import StoreError  # noqa: PLC0415
+
+    try:
+        grants = dict(_pair(text) for text in args.grant)
+        config = load_config(args.config, maker_fee=args.maker_fee, taker_fee=args.taker_fee,
+                             grants=grants)
+        wiring = cluster.Wiring(args.kafka, args.redis, args.namespace, config, args.partitions)
+        if args.command == "gateway":
+            return cluster.run_gateway(wiring, args.host, args.port)
+        if args.command == "cluster":
+            flags = cluster.child_flags(args.kafka, args.redis, args.namespace, args.partitions,
+                                        args.config, args.maker_fee, args.taker_fee, args.grant)
+            return cluster.run_cluster(wiring, flags, gateways=args.gateways, risks=args.risk,
+                                       matches=args.match, host=args.host,
+                                       base_port=args.base_port)
+        return cluster.run_service(wiring, args.command,
+                                   args.instance or cluster.default_instance())
+    except (SettingsError, BusError, StoreError) as error:
+        print(f"exchange {args.command}: {error}", file=sys.stderr)
         return 2
 
 

@@ -54,7 +54,7 @@ def run(settings: Settings) -> int:
                                 name=service.group, daemon=True) for service in services]
     gateway = Gateway(settings.config, bus, store)
     app = create_app(settings.config, gateway, Accounts(store))
-    server = _Server(uvicorn.Config(app, host=settings.host, port=settings.port,
+    server = Server(uvicorn.Config(app, host=settings.host, port=settings.port,
                                            log_level="warning", ws="websockets-sansio",
                                            http="httptools", lifespan="off"))
 
@@ -72,7 +72,7 @@ def run(settings: Settings) -> int:
     for thread in threads:
         thread.start()
     try:
-        _event_loop_run(serve())
+        event_loop_run(serve())
     finally:
         stop.set()
         for thread in threads:
@@ -83,7 +83,7 @@ def run(settings: Settings) -> int:
     return 0
 
 
-class _Server(uvicorn.Server):
+class Server(uvicorn.Server):
     """Stop serving on Ctrl-C or SIGTERM, and return.
 
     uvicorn re-raises the signal once it has stopped, which would kill the process before
@@ -95,7 +95,7 @@ class _Server(uvicorn.Server):
         self._captured_signals.clear()
 
 
-def _event_loop_run(main: Coroutine[Any, Any, None]) -> None:
+def event_loop_run(main: Coroutine[Any, Any, None]) -> None:
     try:
         import uvloop  # noqa: PLC0415 - optional: not on every platform
     except ImportError:  # pragma: no cover

@@ -30,6 +30,7 @@ import orjson
 
 from exchange.core.markets import Asset, Config, default_config, make_market
 from exchange.core.numbers import InvalidNumber, to_units
+from exchange.store.port import Store
 
 
 class SettingsError(ValueError):
@@ -104,3 +105,22 @@ def remember(config: Config, data_dir: Path) -> None:
     if orjson.loads(path.read_bytes()) != orjson.loads(described):
         raise SettingsError(f"{data_dir} was created with the configuration in {path}; start "
                             "with that configuration or use another data directory")
+
+
+_STORED = "config"
+
+
+def remember_in_store(config: Config, store: Store) -> None:
+    """Record the configuration in a new store (a cluster's Redis), or check it is the one.
+
+    Every process of a cluster must run the same markets, assets and fees: the first to
+    start records them, and a process started with another configuration is refused.
+    """
+    described = _describe(config)
+    recorded = store.load_snapshot(_STORED)
+    if recorded is None:
+        store.save_snapshot(_STORED, orjson.dumps(described, option=orjson.OPT_SORT_KEYS))
+        return
+    if orjson.loads(recorded) != described:
+        raise SettingsError("this cluster (its Redis namespace) was started with another "
+                            "configuration; start with that one or use another namespace")

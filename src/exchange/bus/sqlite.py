@@ -8,8 +8,11 @@ committed; the journal is replayed from the committed positions on restart).
 
 Consumers of one group in this process share the group's partitions round-robin, in the
 order they joined; a consumer that closes hands its partitions to the others, which
-resume from the group's committed positions. Recent records of each partition are also
-kept in memory, so a consumer that keeps up never reads the database.
+resume from the group's committed positions. As with Kafka, a consumer gives up a
+partition only inside `poll` (never between a poll and its commit), and the next owner
+takes it (from the group's committed position) only once it has been given up. Recent
+records of each partition are also kept in memory, so a consumer that keeps up never
+reads the database.
 
 `synchronous=NORMAL`: a committed transaction survives the process being killed; a power
 cut may lose the last ones (the operating system had them, the disk not yet).
@@ -122,9 +125,11 @@ class SqliteBus(Bus):
         pairs = sorted({(t, p) for m in members for t in m.topics
                         for p in range(self._topics[t])})
         for index, member in enumerate(members):
-            mine = [pair for i, pair in enumerate(pairs) if i % len(members) == index
-                    and pair[0] in member.topics]
-            member._assign(mine)
+            member._target = {pair for i, pair in enumerate(pairs) if i % len(members) == index
+                              and pair[0] in member.topics}
+        for member in members:
+            member._settle()
+        self._changed.notify_all()
 
     def _leave(self, consumer: "_Consumer") -> None:
         members = self._groups.get(consumer.group, [])
@@ -219,19 +224,29 @@ class _Consumer(Consumer):
         self.topics = topics
         self._start = start
         self._positions: dict[tuple[str, int], int] = {}  # next offset to read
+        self._target: set[tuple[str, int]] = set()  # what the group assigned it
         self._closed = False
 
-    def _assign(self, pairs: list[tuple[str, int]]) -> None:
-        positions = {}
-        for topic, partition in pairs:
-            if (topic, partition) in self._positions:  # kept through the rebalance
-                positions[(topic, partition)] = self._positions[(topic, partition)]
+    def _settle(self, release: bool = False) -> None:
+        """Take the assigned partitions no other member holds; give up others if `release`.
+
+        Called with the lock held: on a rebalance (taking only), and in `poll`.
+        """
+        if release:
+            gone = [pair for pair in self._positions if pair not in self._target]
+            for pair in gone:
+                del self._positions[pair]
+            if gone:
+                self._bus._changed.notify_all()
+        members = self._bus._groups.get(self.group, [])
+        for pair in sorted(self._target):
+            if pair in self._positions or any(pair in m._positions for m in members):
                 continue
+            topic, partition = pair
             committed = self._bus._committed(self.group, topic, partition)
             if committed is None:
                 committed = 0 if self._start is Start.EARLIEST else self._bus._end(topic, partition)
-            positions[(topic, partition)] = committed
-        self._positions = positions
+            self._positions[pair] = committed
 
     def assignment(self) -> list[tuple[str, int]]:
         return sorted(self._positions)
@@ -243,6 +258,8 @@ class _Consumer(Consumer):
             while True:
                 if self._closed or bus._closed:
                     return []
+                if self.group:
+                    self._settle(release=True)
                 records: list[Record] = []
                 for (topic, partition), offset in self._positions.items():
                     if len(records) >= max_records:
@@ -270,4 +287,6 @@ class _Consumer(Consumer):
     def close(self) -> None:
         with self._bus._lock:
             self._closed = True
+            self._positions = {}
+            self._target = set()
             self._bus._leave(self)

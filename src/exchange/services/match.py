@@ -39,6 +39,11 @@ class MatchService(Processor):
                 raise ValueError(f"the snapshot of partition {partition} holds {symbol}")
             self.books[symbol] = OrderBook.from_state(self.config.market(symbol), book)
 
+    def drop(self, partition: int) -> None:
+        for market in self.config.markets:
+            if self._partition_of[market.symbol] == partition:
+                self.books[market.symbol] = OrderBook(market)
+
     def handle(self, record: Record, out: list[Outgoing]) -> None:
         command = decode(record.value)
         events: list[Event] = []

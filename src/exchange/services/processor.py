@@ -8,6 +8,7 @@ committed position with outputs thrown away (they were published before). Snapsh
 taken after a commit, so a snapshot's offset is never past the committed position.
 """
 
+import logging
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
@@ -15,8 +16,10 @@ from typing import Any
 
 import orjson
 
-from exchange.bus.port import Bus, Outgoing, Record
+from exchange.bus.port import Bus, BusError, Consumer, Outgoing, Record
 from exchange.store.port import Store
+
+log = logging.getLogger(__name__)
 
 
 class Processor(ABC):
@@ -36,6 +39,10 @@ class Processor(ABC):
     @abstractmethod
     def restore(self, partition: int, state: Any) -> None:
         """Replace the state of one input partition with what `dump` returned."""
+
+    @abstractmethod
+    def drop(self, partition: int) -> None:
+        """Forget the state of one input partition: as if none of its records was applied."""
 
 
 def snapshot_name(processor: Processor, partition: int) -> str:
@@ -97,35 +104,107 @@ def replay(bus: Bus, processor: Processor, starts: dict[int, int]) -> dict[int, 
 def run(bus: Bus, processor: Processor, stop: threading.Event, store: Store | None = None,
         instance: str = "0", batch: int = 500, idle: float = 0.05,
         snapshot_every: int = 200_000) -> None:
-    """Restore, replay, then process the topic until `stop` is set; snapshot as it goes."""
-    partitions = range(bus.partitions(processor.topic))
-    starts = restore(store, processor, partitions) if store else dict.fromkeys(partitions, 0)
-    positions = replay(bus, processor, starts)
-    consumer = bus.consumer(processor.group, [processor.topic],
+    """Join the group and process the topic until `stop` is set; snapshot as it goes.
+
+    The partitions this instance owns may change after any poll (another instance joined
+    or left the group): see `Owned`.
+    """
+    def join() -> Consumer:
+        return bus.consumer(processor.group, [processor.topic],
                             transactional_id=f"{processor.group}-{instance}")
-    since_snapshot = sum(positions[p] - starts[p] for p in partitions)
+
+    consumer = join()
+    owned = Owned(bus, processor, store)
+    failures = 0
     try:
         out: list[Outgoing] = []
         while not stop.is_set():
             records = consumer.poll(idle, batch)
+            owned.follow(consumer.assignment())
             if not records:
                 continue
             for record in records:
-                processor.handle(record, out)
-            consumer.commit(out)
+                if owned.take(record):
+                    processor.handle(record, out)
+            try:
+                consumer.commit(out)
+                failures = 0
+            except BusError as error:
+                # The batch was applied but not committed (or the consumer was fenced, or
+                # the outcome is unknown): forget every partition and join again; they
+                # are rebuilt from snapshots and the journal as they are assigned.
+                failures += 1
+                if failures > 5:
+                    raise
+                log.warning("%s: commit failed (%s); joining the group again",
+                            processor.group, error)
+                owned.forget()
+                consumer.close()
+                consumer = join()
             out = []
-            for record in records:
-                positions[record.partition] = record.offset + 1
-            since_snapshot += len(records)
-            if store and since_snapshot >= snapshot_every:
-                save(store, processor, _mine(consumer.assignment(), positions))
-                since_snapshot = 0
-        if store and since_snapshot:
-            save(store, processor, _mine(consumer.assignment(), positions))
+            if store and owned.since_snapshot >= snapshot_every:
+                owned.save()
+        if store and owned.since_snapshot:
+            owned.save()
     finally:
         consumer.close()
 
 
-def _mine(assignment: list[tuple[str, int]], positions: dict[int, int]) -> dict[int, int]:
-    """Keep the positions of the partitions this instance owns: only it may snapshot them."""
-    return {p: positions[p] for _, p in assignment}
+class Owned:
+    """The input partitions an instance holds state for, and where each one stands.
+
+    After each poll, `follow` compares the consumer's assignment with the partitions held:
+    a partition that went away has its state dropped (its new owner rebuilds it); one that
+    arrived is restored from its snapshot and replayed up to the group's committed
+    position, which is where the consumer reads it from. Records polled from a partition
+    before that position (none, if the bus keeps its promise) are skipped, so none is
+    applied twice; and a partition arrives only inside a poll, after every record polled
+    before was committed, so none is skipped.
+    """
+
+    def __init__(self, bus: Bus, processor: Processor, store: Store | None) -> None:
+        self.bus = bus
+        self.processor = processor
+        self.store = store
+        self.positions: dict[int, int] = {}  # partition -> next offset to apply
+        self.since_snapshot = 0
+
+    def follow(self, assignment: list[tuple[str, int]]) -> None:
+        mine = {p for topic, p in assignment if topic == self.processor.topic}
+        for partition in [p for p in self.positions if p not in mine]:
+            self.processor.drop(partition)
+            del self.positions[partition]
+        new = sorted(mine - self.positions.keys())
+        if not new:
+            return
+        for partition in new:
+            self.processor.drop(partition)  # nothing stale survives a restore
+        starts = (restore(self.store, self.processor, new) if self.store
+                  else dict.fromkeys(new, 0))
+        ends = replay(self.bus, self.processor, starts)
+        self.positions.update(ends)
+        self.since_snapshot += sum(ends[p] - starts[p] for p in new)
+
+    def forget(self) -> None:
+        """Drop every partition's state."""
+        for partition in self.positions:
+            self.processor.drop(partition)
+        self.positions.clear()
+        self.since_snapshot = 0
+
+    def take(self, record: Record) -> bool:
+        """Note a polled record as applied; False if it was applied already."""
+        position = self.positions.get(record.partition)
+        if position is None:  # committing it would lose it: the bus broke its promise
+            raise RuntimeError(f"polled {record.topic}[{record.partition}], not assigned")
+        if record.offset < position:
+            return False
+        self.positions[record.partition] = record.offset + 1
+        self.since_snapshot += 1
+        return True
+
+    def save(self) -> None:
+        """Snapshot the partitions held (only their owner may), then count afresh."""
+        if self.store is not None:
+            save(self.store, self.processor, self.positions)
+        self.since_snapshot = 0

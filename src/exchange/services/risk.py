@@ -37,6 +37,9 @@ class RiskService(Processor):
     def restore(self, partition: int, state: Any) -> None:
         self.ledgers[partition] = Ledger.from_state(self.config, state)
 
+    def drop(self, partition: int) -> None:
+        self.ledgers.pop(partition, None)
+
     def handle(self, record: Record, out: list[Outgoing]) -> None:
         message = decode(record.value)
         ledger = self.ledger(record.partition)

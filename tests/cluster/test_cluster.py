@@ -1,0 +1,238 @@
+"""The exchange as separate processes over a real Kafka broker and Redis.
+
+`exchange cluster` with two gateways, two risk and two match instances: users on
+different gateways trade with each other and every gateway shows the same. Then risk and
+match instances are SIGKILLed under a stream of orders: the survivor of each group takes
+their partitions over, and money is neither lost nor doubled.
+"""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.web.client import MARKET, User, socket
+from tests.web.conftest import ROOT, free_port
+from tests.web.test_crash import GRANT, Trader
+
+EXCHANGE = [sys.executable, "-m", "exchange.cli"]
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path,
+                  timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"exited: {log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/api/v1/status", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer: {log.read_text()[-3000:]}")
+
+
+class Processes:
+    """Processes of one exchange (one namespace), each logging to a file of its own."""
+
+    def __init__(self, directory: Path, kafka: str, redis: str) -> None:
+        self.directory = directory
+        self.flags = ["--kafka", kafka, "--redis", redis,
+                      "--namespace", f"t{uuid.uuid4().hex[:12]}", "--partitions", "4"]
+        self.running: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log = self.directory / f"{name}.log"
+        with log.open("ab") as out:
+            process = subprocess.Popen([*EXCHANGE, *args, *self.flags], stdout=out,
+                                       stderr=subprocess.STDOUT, cwd=ROOT,
+                                       env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.running[name] = process
+        return process
+
+    def gateway(self, name: str) -> str:
+        port = free_port()
+        process = self.start(name, "gateway", "--port", str(port))
+        url = f"http://127.0.0.1:{port}"
+        wait_until_up(url, process, self.directory / f"{name}.log")
+        return url
+
+    def kill(self, name: str) -> None:
+        process = self.running.pop(name)
+        process.kill()
+        process.wait(30)
+
+    def stop_all(self) -> dict[str, int]:
+        for process in self.running.values():
+            process.send_signal(signal.SIGINT)
+        codes = {}
+        for name, process in self.running.items():
+            try:
+                codes[name] = process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                codes[name] = process.wait()
+        self.running.clear()
+        return codes
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {path.name}\n{path.read_text()[-2000:]}"
+                         for path in sorted(self.directory.glob("*.log")))
+
+
+@pytest.fixture
+def processes(tmp_path: Path, kafka_bootstrap: str, redis_url: str) -> Iterator[Processes]:
+    processes = Processes(tmp_path, kafka_bootstrap, redis_url)
+    try:
+        yield processes
+    finally:
+        for process in processes.running.values():
+            process.kill()
+            process.wait(30)
+
+
+def test_users_on_two_gateways_trade_and_both_gateways_see_it(processes: Processes) -> None:
+    base = free_port()
+    while base + 1 == free_port():  # need two ports in a row; good enough on a quiet box
+        base = free_port()
+    cluster = processes.start("cluster", "cluster", "--base-port", str(base))
+    one, two = f"http://127.0.0.1:{base}", f"http://127.0.0.1:{base + 1}"
+    log = processes.directory / "cluster.log"
+    wait_until_up(one, cluster, log)
+    wait_until_up(two, cluster, log)
+    try:
+        alice, bob = User(one), User(two)
+
+        async def watch_and_trade() -> dict[str, Any]:
+            async with socket(two) as ws:
+                for req, channel in enumerate(("depth", "trades"), start=1):
+                    await ws.send(op="subscribe", channel=channel, market=MARKET, req=req)
+                    await ws.take(type="subscribed", req=req)
+                await ws.take(type="depth", snapshot=True)
+                await asyncio.to_thread(alice.place, side="sell", price="4.00", quantity="2")
+                depth = await ws.take(lambda m: not m["snapshot"], type="depth")
+                assert depth["asks"] == [["4.00", "2.0000"]], depth
+                order = await asyncio.to_thread(bob.place, side="buy", price="4.00",
+                                                quantity="1.5")
+                trades = await ws.take(lambda m: bool(m["trades"]), type="trades")
+                return {"order": order, "trades": trades["trades"]}
+
+        seen = asyncio.run(watch_and_trade())
+        assert seen["order"]["status"] == "filled"
+        assert [(t["price"], t["quantity"]) for t in seen["trades"]] == [("4.00", "1.5000")]
+        # Each user, asked on either gateway, sees the same trade and balances.
+        for url in (one, two):
+            for user, coin, usd in ((alice, "98.5", "1006"), (bob, "101.5", "994")):
+                with User(url, user_id=user.user_id) as there:
+                    deadline = time.monotonic() + 10
+                    while True:
+                        balances = there.balances()
+                        fills = there.get("/fills")
+                        if len(fills) == 1 or time.monotonic() > deadline:
+                            break
+                        time.sleep(0.1)
+                    assert [(f["price"], f["quantity"]) for f in fills] == [("4.00", "1.5000")]
+                    assert Decimal(balances["COIN"]["total"]) == Decimal(coin)
+                    assert Decimal(balances["USD"]["total"]) == Decimal(usd)
+            tape = httpx.get(f"{url}/api/v1/markets/{MARKET}/trades").json()
+            assert [(t["price"], t["quantity"]) for t in tape] == [("4.00", "1.5000")]
+        alice.close()
+        bob.close()
+    finally:
+        cluster.send_signal(signal.SIGINT)
+        code = cluster.wait(90)
+    output = log.read_text()
+    assert code == 0, output[-3000:]
+    assert "exited" not in output, output[-3000:]
+
+
+USERS = 6
+
+
+@pytest.mark.parametrize("victim", ["risk", "match"])
+def test_an_instance_killed_under_load_is_taken_over(processes: Processes, victim: str) -> None:
+    for kind in ("risk", "match"):
+        for i in (1, 2):
+            processes.start(f"{kind}-{i}", kind, "--instance", f"{kind}-{i}")
+    url = processes.gateway("gateway")
+    traders = [Trader(url, seed) for seed in range(USERS)]
+    try:
+        stop = threading.Event()
+        threads = [threading.Thread(target=t.trade_until_gone, args=(stop,)) for t in traders]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 60
+        while sum(len(t.accepted) for t in traders) < 60 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        processes.kill(f"{victim}-1")  # mid-stream
+        for thread in threads:
+            thread.join(120)
+        accepted = sum(len(t.accepted) for t in traders)
+        assert accepted >= 60, processes.logs()
+        audit_when_settled(traders)
+        # And it goes on: a crossing pair still trades.
+        buyer, seller = traders[0], traders[1]
+        for trader, side in ((seller, "sell"), (buyer, "buy")):
+            answer = trader.http.post("/api/v1/orders", json={
+                "market": "COIN-USD", "side": side, "price": "9.99", "quantity": "0.01",
+                "time_in_force": "ioc" if side == "buy" else "gtc"})
+            assert answer.status_code == 201, answer.text
+        assert answer.json()["status"] == "filled"
+    finally:
+        for trader in traders:
+            trader.http.close()
+    codes = processes.stop_all()
+    assert all(code == 0 for code in codes.values()), (codes, processes.logs())
+
+
+def audit_when_settled(traders: list[Trader], timeout: float = 90.0) -> None:
+    """Once everything in flight is settled, the books balance (see tests/web/test_crash)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            audit(traders)
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def audit(traders: list[Trader]) -> None:
+    fills_seen: dict[int, int] = {}
+    totals = dict.fromkeys(GRANT, Decimal(0))
+    for trader in traders:
+        for order_id in trader.accepted:  # one outcome each: known, open or done
+            answer = trader.http.get(f"/api/v1/orders/{order_id}")
+            assert answer.status_code == 200, answer.text
+        balances = {b["asset"]: b for b in trader.get("/api/v1/balances")}
+        expected = dict(GRANT)
+        for fill in trader.get("/api/v1/fills?limit=500"):
+            fills_seen[fill["trade_id"]] = fills_seen.get(fill["trade_id"], 0) + 1
+            sign = 1 if fill["side"] == "buy" else -1
+            expected["COIN"] += sign * Decimal(fill["quantity"])
+            expected["USD"] -= sign * Decimal(fill["quote_quantity"])
+        for asset in GRANT:
+            assert Decimal(balances[asset]["total"]) == expected[asset], (asset, balances)
+            totals[asset] += Decimal(balances[asset]["total"])
+        open_orders = trader.get("/api/v1/orders/open")
+        need_usd = sum((Decimal(o["price"]) * (Decimal(o["quantity"]) - Decimal(o["filled"]))
+                        for o in open_orders if o["side"] == "buy"), Decimal(0))
+        need_coin = sum((Decimal(o["quantity"]) - Decimal(o["filled"])
+                         for o in open_orders if o["side"] == "sell"), Decimal(0))
+        assert Decimal(balances["USD"]["held"]) == need_usd
+        assert Decimal(balances["COIN"]["held"]) == need_coin
+    assert fills_seen and all(count == 2 for count in fills_seen.values()), fills_seen
+    assert totals == {asset: amount * len(traders) for asset, amount in GRANT.items()}
