@@ -103,6 +103,10 @@ def test_an_instance_killed_under_load_is_taken_over(processes: Processes, victi
         audit_when_settled(traders)
         # And it goes on: a crossing pair still trades.
         buyer, seller = traders[0], traders[1]
+        # Their own resting orders go first: the buy must not meet the buyer's own sell
+        # (self-trade prevention would cancel it).
+        for trader in (buyer, seller):
+            assert trader.http.delete("/api/v1/orders").status_code == 200
         for trader, side in ((seller, "sell"), (buyer, "buy")):
             answer = trader.http.post("/api/v1/orders", json={
                 "market": "COIN-USD", "side": side, "price": "9.99", "quantity": "0.01",

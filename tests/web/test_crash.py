@@ -116,6 +116,10 @@ def check_crash_and_restart(exchange_process: Server, traders: list[Trader]) -> 
 
     # And it goes on: a crossing pair still trades.
     buyer, seller = traders[0], traders[1]
+    # Their own resting orders go first: the buy must not meet the buyer's own sell
+    # (self-trade prevention would cancel it).
+    for trader in (buyer, seller):
+        assert trader.http.delete("/api/v1/orders").status_code == 200
     for trader, side in ((seller, "sell"), (buyer, "buy")):
         answer = trader.http.post("/api/v1/orders", json={
             "market": "COIN-USD", "side": side, "price": "9.99", "quantity": "0.01",
