@@ -11,7 +11,7 @@ import pytest
 from exchange.bench.clients import MAX_OPEN, Account, Tally, Trader
 from exchange.bench.load import Latency, LoadResult, format_table
 from exchange.cli import main
-from tests.web.conftest import Server, free_port
+from tests.web.server import Server, free_port
 
 LATENCY_KEYS = {"count", "p50", "p90", "p99", "p99_9", "max"}
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.web.conftest import ROOT, free_port
+from tests.web.server import ROOT, free_port
 
 EXCHANGE = [sys.executable, "-m", "exchange.cli"]
 

@@ -18,8 +18,8 @@ import pytest
 
 from tests.cluster.conftest import Processes, wait_until_up
 from tests.web.client import MARKET, User, socket
-from tests.web.conftest import free_port
-from tests.web.test_crash import GRANT, Trader
+from tests.web.server import free_port
+from tests.web.test_crash import Trader, audit_when_settled, check_a_crossing_pair_trades
 
 
 def test_users_on_two_gateways_trade_and_both_gateways_see_it(processes: Processes) -> None:
@@ -101,61 +101,9 @@ def test_an_instance_killed_under_load_is_taken_over(processes: Processes, victi
         accepted = sum(len(t.accepted) for t in traders)
         assert accepted >= 60, processes.logs()
         audit_when_settled(traders)
-        # And it goes on: a crossing pair still trades.
-        buyer, seller = traders[0], traders[1]
-        # Their own resting orders go first: the buy must not meet the buyer's own sell
-        # (self-trade prevention would cancel it).
-        for trader in (buyer, seller):
-            assert trader.http.delete("/api/v1/orders").status_code == 200
-        for trader, side in ((seller, "sell"), (buyer, "buy")):
-            answer = trader.http.post("/api/v1/orders", json={
-                "market": "COIN-USD", "side": side, "price": "9.99", "quantity": "0.01",
-                "time_in_force": "ioc" if side == "buy" else "gtc"})
-            assert answer.status_code == 201, answer.text
-        assert answer.json()["status"] == "filled"
+        check_a_crossing_pair_trades(traders)
     finally:
         for trader in traders:
             trader.http.close()
     codes = processes.stop_all()
     assert all(code == 0 for code in codes.values()), (codes, processes.logs())
-
-
-def audit_when_settled(traders: list[Trader], timeout: float = 90.0) -> None:
-    """Once everything in flight is settled, the books balance (see tests/web/test_crash)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            audit(traders)
-            return
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
-
-
-def audit(traders: list[Trader]) -> None:
-    fills_seen: dict[int, int] = {}
-    totals = dict.fromkeys(GRANT, Decimal(0))
-    for trader in traders:
-        for order_id in trader.accepted:  # one outcome each: known, open or done
-            answer = trader.http.get(f"/api/v1/orders/{order_id}")
-            assert answer.status_code == 200, answer.text
-        balances = {b["asset"]: b for b in trader.get("/api/v1/balances")}
-        expected = dict(GRANT)
-        for fill in trader.get("/api/v1/fills?limit=500"):
-            fills_seen[fill["trade_id"]] = fills_seen.get(fill["trade_id"], 0) + 1
-            sign = 1 if fill["side"] == "buy" else -1
-            expected["COIN"] += sign * Decimal(fill["quantity"])
-            expected["USD"] -= sign * Decimal(fill["quote_quantity"])
-        for asset in GRANT:
-            assert Decimal(balances[asset]["total"]) == expected[asset], (asset, balances)
-            totals[asset] += Decimal(balances[asset]["total"])
-        open_orders = trader.get("/api/v1/orders/open")
-        need_usd = sum((Decimal(o["price"]) * (Decimal(o["quantity"]) - Decimal(o["filled"]))
-                        for o in open_orders if o["side"] == "buy"), Decimal(0))
-        need_coin = sum((Decimal(o["quantity"]) - Decimal(o["filled"])
-                         for o in open_orders if o["side"] == "sell"), Decimal(0))
-        assert Decimal(balances["USD"]["held"]) == need_usd
-        assert Decimal(balances["COIN"]["held"]) == need_coin
-    assert fills_seen and all(count == 2 for count in fills_seen.values()), fills_seen
-    assert totals == {asset: amount * len(traders) for asset, amount in GRANT.items()}

@@ -13,8 +13,7 @@ from exchange.services.processor import replay, snapshot_name
 from exchange.services.risk import RiskService
 from exchange.store.redis import RedisStore
 from tests.cluster.conftest import Processes
-from tests.cluster.test_cluster import audit
-from tests.web.test_crash import Trader
+from tests.web.test_crash import Trader, audit
 
 CONFIG = default_config()
 PATHS = ["/api/v1/balances", "/api/v1/orders/open", "/api/v1/orders/history",

@@ -17,7 +17,7 @@ import httpx
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.web.conftest import Server, free_port
+from tests.web.server import Server, free_port
 
 API = "/api/v1"
 MARKET = "COIN-USD"

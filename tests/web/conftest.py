@@ -1,75 +1,12 @@
-"""A real exchange for the web tests: `exchange run` in its own process, on a free port."""
+"""Fixtures of the web tests: a real exchange (`exchange run`) and users of it."""
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-EXCHANGE = [sys.executable, "-m", "exchange.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@dataclass
-class Server:
-    """A running `exchange run`; `restart` and `kill` act on the same data directory."""
-
-    data_dir: Path
-    port: int
-    log: Path
-    extra: tuple[str, ...] = ()
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30.0) -> None:
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [*EXCHANGE, "run", "--port", str(self.port), "--data-dir", str(self.data_dir),
-                 *self.extra], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"exchange run exited: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/api/v1/status", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"exchange run did not answer: {self.log.read_text()[-2000:]}")
-
-    def stop(self) -> int:
-        """Ctrl-C, as a person would; return the exit code."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGINT)
-        code = self.process.wait(30)
-        self.process = None
-        return code
-
-    def kill(self) -> None:
-        """SIGKILL: no goodbye, no snapshot."""
-        assert self.process is not None
-        self.process.kill()
-        self.process.wait(30)
-        self.process = None
+from tests.web.client import User
+from tests.web.server import Server, free_port
 
 
 @pytest.fixture
@@ -88,3 +25,19 @@ def exchange_process(tmp_path: Path) -> Iterator[Server]:
 def exchange_server(exchange_process: Server) -> str:
     """The base URL of a freshly started exchange."""
     return exchange_process.url
+
+
+@pytest.fixture
+def alice(exchange_server: str) -> Iterator[User]:
+    """A new user of the exchange, signed up and logged in."""
+    user = User(exchange_server)
+    yield user
+    user.close()
+
+
+@pytest.fixture
+def bob(exchange_server: str) -> Iterator[User]:
+    """Another new user, to trade with alice."""
+    user = User(exchange_server)
+    yield user
+    user.close()

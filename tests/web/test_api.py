@@ -5,28 +5,12 @@ and every balance can be checked exactly. Fees are zero; each user starts with $
 100 COIN. Bad input is in test_api_errors.py.
 """
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.web.client import MARKET, PASSWORD, User, assert_error, exchange_state, with_key
-
-
-@pytest.fixture
-def alice(exchange_server: str) -> Iterator[User]:
-    user = User(exchange_server)
-    yield user
-    user.close()
-
-
-@pytest.fixture
-def bob(exchange_server: str) -> Iterator[User]:
-    user = User(exchange_server)
-    yield user
-    user.close()
 
 
 def money(user: User) -> dict[str, tuple[str, str]]:

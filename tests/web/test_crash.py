@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from tests.web.conftest import Server
+from tests.web.server import Server
 
 USERS = 6
 ORDERS_EACH = 80
@@ -84,22 +84,47 @@ def check_crash_and_restart(exchange_process: Server, traders: list[Trader]) -> 
     assert sum(len(t.accepted) for t in traders) < USERS * ORDERS_EACH, "killed too late"
 
     exchange_process.start()
+    fills_seen = audit(traders)
+    tape = traders[0].get("/api/v1/markets/COIN-USD/trades?limit=500")
+    assert max(t["trade_id"] for t in tape) == max(fills_seen)
+    check_a_crossing_pair_trades(traders)
+
+
+def audit_when_settled(traders: list[Trader], timeout: float = 90.0) -> dict[int, int]:
+    """`audit`, once what was in flight when a process died is settled."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return audit(traders)
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def audit(traders: list[Trader]) -> dict[int, int]:
+    """Check the books balance from the outside; return how often each trade was filled.
+
+    Every order the exchange accepted is known, open or closed; each user's total of each
+    asset is the grant plus what their fills bought and sold; holds are what open orders
+    still need; each trade settled once for each side (two fills); all users together hold
+    exactly what was granted.
+    """
     fills_seen: dict[int, int] = {}
     totals = dict.fromkeys(GRANT, Decimal(0))
     for trader in traders:
-        # Every order the exchange accepted before the kill is still known, open or closed.
         for order_id in trader.accepted:
-            assert trader.http.get(f"/api/v1/orders/{order_id}").status_code == 200
+            answer = trader.http.get(f"/api/v1/orders/{order_id}")
+            assert answer.status_code == 200, answer.text
         balances = {b["asset"]: b for b in trader.get("/api/v1/balances")}
-        fills = trader.get("/api/v1/fills?limit=500")
         expected = dict(GRANT)
-        for fill in fills:
+        for fill in trader.get("/api/v1/fills?limit=500"):
             fills_seen[fill["trade_id"]] = fills_seen.get(fill["trade_id"], 0) + 1
             sign = 1 if fill["side"] == "buy" else -1
             expected["COIN"] += sign * Decimal(fill["quantity"])
             expected["USD"] -= sign * Decimal(fill["quote_quantity"])
         for asset in GRANT:
-            assert Decimal(balances[asset]["total"]) == expected[asset], (asset, trader)
+            assert Decimal(balances[asset]["total"]) == expected[asset], (asset, balances)
             totals[asset] += Decimal(balances[asset]["total"])
         open_orders = trader.get("/api/v1/orders/open")
         need_usd = sum((Decimal(o["price"]) * (Decimal(o["quantity"]) - Decimal(o["filled"]))
@@ -108,13 +133,13 @@ def check_crash_and_restart(exchange_process: Server, traders: list[Trader]) -> 
                          for o in open_orders if o["side"] == "sell"), Decimal(0))
         assert Decimal(balances["USD"]["held"]) == need_usd
         assert Decimal(balances["COIN"]["held"]) == need_coin
-    # Each trade settled once for each side: two fills (maker and taker), never more.
-    assert fills_seen and all(count == 2 for count in fills_seen.values())
-    tape = traders[0].get("/api/v1/markets/COIN-USD/trades?limit=500")
-    assert max(t["trade_id"] for t in tape) == max(fills_seen)
-    assert totals == {asset: amount * USERS for asset, amount in GRANT.items()}
+    assert fills_seen and all(count == 2 for count in fills_seen.values()), fills_seen
+    assert totals == {asset: amount * len(traders) for asset, amount in GRANT.items()}
+    return fills_seen
 
-    # And it goes on: a crossing pair still trades.
+
+def check_a_crossing_pair_trades(traders: list[Trader]) -> None:
+    """The exchange goes on: a crossing pair of orders from two traders still trades."""
     buyer, seller = traders[0], traders[1]
     # Their own resting orders go first: the buy must not meet the buyer's own sell
     # (self-trade prevention would cancel it).

@@ -40,7 +40,7 @@ from exchange.services.processor import replay, restore
 from exchange.services.risk import RiskService
 from exchange.store.sqlite import SqliteStore
 from tests.web.client import MARKET, User
-from tests.web.conftest import Server
+from tests.web.server import Server
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))  # per operation and phase
 SEED = int(os.environ.get("FUZZ_SEED", "1"))

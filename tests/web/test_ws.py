@@ -7,27 +7,9 @@ loop.
 """
 
 import asyncio
-from collections.abc import Iterator
 from decimal import Decimal
 
-import pytest
-
 from tests.web.client import MARKET, Socket, User, socket
-
-
-@pytest.fixture
-def alice(exchange_server: str) -> Iterator[User]:
-    user = User(exchange_server)
-    yield user
-    user.close()
-
-
-@pytest.fixture
-def bob(exchange_server: str) -> Iterator[User]:
-    user = User(exchange_server)
-    yield user
-    user.close()
-
 
 Book = dict[str, dict[str, str]]  # {"bids": {price: quantity}, "asks": {...}}
 

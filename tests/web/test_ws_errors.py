@@ -2,28 +2,11 @@
 the socket stays usable, and nothing changes on the exchange."""
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
-import pytest
 
 from tests.web.client import MARKET, Socket, User, exchange_state, socket
-
-
-@pytest.fixture
-def alice(exchange_server: str) -> Iterator[User]:
-    user = User(exchange_server)
-    yield user
-    user.close()
-
-
-@pytest.fixture
-def bob(exchange_server: str) -> Iterator[User]:
-    user = User(exchange_server)
-    yield user
-    user.close()
-
 
 NOT_LOGGED_IN = [  # a frame (text, bytes or an object) and the error code it must get
     ("hello", "invalid_json"), (b'{"op": "ping"}', "invalid_json"), ("{", "invalid_json"),
