@@ -1,6 +1,5 @@
 """Sign up, log in and out, API keys."""
 
-import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -19,7 +18,7 @@ from exchange.web.schemas import ApiKeyBody, ErrorBody, LogInBody, SignUpBody
 
 router = APIRouter(prefix="/api/v1", tags=["account"],
                    responses={400: {"model": ErrorBody}, 401: {"model": ErrorBody},
-                              403: {"model": ErrorBody}})
+                              403: {"model": ErrorBody}, 429: {"model": ErrorBody}})
 Ctx = Annotated[Context, Depends(context)]
 Me = Annotated[Principal, Depends(current)]
 
@@ -28,8 +27,8 @@ Me = Annotated[Principal, Depends(current)]
 async def sign_up(ctx: Ctx, body: SignUpBody, request: Request,
                   response: Response) -> dict[str, Any]:
     """Create a user with the starting grant and log it in."""
-    try:  # argon2 takes tens of milliseconds: keep it off the event loop
-        user = await asyncio.to_thread(ctx.accounts.register, body.password, now_ms())
+    try:  # argon2 takes tens of milliseconds: off the event loop, a few at a time
+        user = await ctx.passwords.run(ctx.accounts.register, body.password, now_ms())
     except AccountError as error:
         raise ApiError(400, "invalid_field", str(error), "password") from None
     await ctx.gateway.open_account(user)
@@ -40,8 +39,11 @@ async def sign_up(ctx: Ctx, body: SignUpBody, request: Request,
 async def log_in(ctx: Ctx, body: LogInBody, request: Request,
                  response: Response) -> dict[str, Any]:
     """Log in with a user id and password."""
-    if not await asyncio.to_thread(ctx.accounts.verify, body.user_id, body.password):
+    ctx.passwords.check(body.user_id)
+    if not await ctx.passwords.run(ctx.accounts.verify, body.user_id, body.password):
+        ctx.passwords.failed(body.user_id)
         raise ApiError(401, "unauthenticated", "wrong user id or password")
+    ctx.passwords.succeeded(body.user_id)
     if not ctx.gateway.views.user(body.user_id).opened:
         await ctx.gateway.open_account(body.user_id)  # a crash came between sign-up and this
     return _logged_in(ctx, body.user_id, request, response)

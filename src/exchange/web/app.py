@@ -13,6 +13,7 @@ from exchange.services.gateway import Gateway
 from exchange.web import account, errors, public, trading, ws
 from exchange.web.context import Context
 from exchange.web.hub import Hub
+from exchange.web.limits import BodyLimit, PasswordGate
 from exchange.web.render import Render
 from exchange.web.responses import Json
 
@@ -30,9 +31,10 @@ def create_app(config: Config, gateway: Gateway, accounts: Accounts) -> FastAPI:
     hub = Hub(render)
     gateway.listeners.append(lambda markets, users: hub.on_batch(markets, users,
                                                                  gateway.views))
-    app.state.ctx = Context(config, gateway, accounts, render, time.monotonic())
+    app.state.ctx = Context(config, gateway, accounts, render, PasswordGate(), time.monotonic())
     app.state.hub = hub
     errors.install(app)
+    app.add_middleware(BodyLimit)
     for module in (public, account, trading, ws):
         app.include_router(module.router)
 

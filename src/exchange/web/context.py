@@ -7,6 +7,7 @@ from fastapi import Request
 from exchange.core.markets import Config
 from exchange.services.accounts import Accounts
 from exchange.services.gateway import Gateway
+from exchange.web.limits import PasswordGate
 from exchange.web.render import Render
 
 
@@ -16,6 +17,7 @@ class Context:
     gateway: Gateway
     accounts: Accounts
     render: Render
+    passwords: PasswordGate  # sign-up and log-in hash through it
     started: float  # time.monotonic() at start
 
 

@@ -95,7 +95,8 @@ def install(app: FastAPI) -> None:
     async def http(request: Request, error: Exception) -> Json:
         assert isinstance(error, HTTPException)
         # FastAPI answers a body it cannot even decode (not UTF-8, say) with a bare 400.
-        codes = {400: "invalid_json", 404: "not_found", 405: "method_not_allowed"}
+        codes = {400: "invalid_json", 404: "not_found", 405: "method_not_allowed",
+                 413: "body_too_large"}
         code = codes.get(error.status_code, "http_error")
         return await api_error(request, ApiError(error.status_code, code, str(error.detail)))
 

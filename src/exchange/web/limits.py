@@ -1,0 +1,108 @@
+"""Limits that keep one client from hurting the others: body size and password work.
+
+A request body is at most `MAX_BODY` bytes (an order is a few hundred): a bigger one is
+refused with 413 before the app reads it, not parsed into memory first.
+
+Password hashing (argon2id) costs tens to hundreds of milliseconds of CPU on purpose, so
+sign-up and log-in are the cheapest way to load the server. `PasswordGate` runs at most a
+few hashes at a time and lets a bounded number wait; beyond that it answers 429 at once
+rather than let a queue grow. A user id that got `failures` wrong passwords in a row is
+locked for `lockout` seconds (its password is not even checked meanwhile), which makes
+guessing slow. The counts live in this gateway's memory: each gateway keeps its own.
+"""
+
+import asyncio
+import math
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from exchange.web.errors import ApiError
+from exchange.web.responses import Json
+
+MAX_BODY = 64 * 1024
+_TRACKED = 100_000  # user ids with failed log-ins remembered at most (oldest forgotten)
+
+T = TypeVar("T")
+
+
+class BodyLimit:
+    """ASGI middleware: refuse an HTTP request whose body is over `limit` bytes."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.limit:
+            await self._too_large()(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            # A body without a length (chunked) is counted as it arrives.
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                # Raised inside the app's body read, before any answer: the app's handler
+                # for HTTPException answers it in the API's error shape.
+                raise HTTPException(413, self._message())
+            return message
+
+        await self.app(scope, counted, send)
+
+    def _message(self) -> str:
+        return f"the request body is over {self.limit} bytes"
+
+    def _too_large(self) -> Json:
+        return Json(ApiError(413, "body_too_large", self._message()).body(), status_code=413)
+
+
+class PasswordGate:
+    """Bounds the password hashing a gateway does, and slows down password guessing."""
+
+    def __init__(self, hashers: int = 2, waiting: int = 32, failures: int = 5,
+                 lockout: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.waiting = waiting
+        self.failures = failures
+        self.lockout = lockout
+        self.clock = clock
+        self._slots = asyncio.Semaphore(hashers)
+        self._queued = 0
+        self._failed: dict[int, tuple[int, float]] = {}  # user -> (wrong in a row, last at)
+
+    async def run(self, work: Callable[..., T], *args: object) -> T:
+        """Run `work(*args)` in a thread once a slot is free; 429 if too many wait."""
+        if self._queued >= self.waiting:
+            raise ApiError(429, "busy", "too many sign-ups and log-ins at once; retry shortly")
+        self._queued += 1
+        try:
+            async with self._slots:
+                return await asyncio.to_thread(work, *args)
+        finally:
+            self._queued -= 1
+
+    def check(self, user: int) -> None:
+        """Refuse a log-in attempt for a locked user id."""
+        wrong, last = self._failed.get(user, (0, 0.0))
+        left = last + self.lockout - self.clock()
+        if wrong >= self.failures and left > 0:
+            raise ApiError(429, "too_many_attempts", f"too many wrong passwords for this user; "
+                           f"retry in {math.ceil(left)} s")
+
+    def failed(self, user: int) -> None:
+        wrong, _ = self._failed.pop(user, (0, 0.0))
+        self._failed[user] = (wrong + 1, self.clock())  # re-inserted: the newest is last
+        while len(self._failed) > _TRACKED:
+            del self._failed[next(iter(self._failed))]
+
+    def succeeded(self, user: int) -> None:
+        self._failed.pop(user, None)
