@@ -151,6 +151,27 @@ class BusContract(ABC):
             one.poll(0.1)
         assert one.assignment() == [("t", p) for p in range(4)]
 
+    def test_revoked_reports_partitions_taken_even_once_given_back(self, bus: Bus) -> None:
+        bus.create_topic("t", 4)
+        one = bus.consumer("g", ["t"])
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(one.assignment()) < 4:
+            one.poll(0.1)
+        one.revoked()  # whatever joining took
+        two = bus.consumer("g", ["t"])
+        while time.monotonic() < deadline and not two.assignment():
+            one.poll(0.1)
+            two.poll(0.1)
+        taken = set(two.assignment())
+        assert taken and not taken & set(one.assignment())
+        two.close()
+        while time.monotonic() < deadline and len(one.assignment()) < 4:
+            one.poll(0.1)
+        # All four are back with `one`, as before; what `two` held was taken meanwhile.
+        assert one.assignment() == [("t", p) for p in range(4)]
+        assert taken <= one.revoked()
+        assert bus.reader({("t", 0): 0}).revoked() == set()
+
     def test_poll_wakes_when_a_record_arrives(self, bus: Bus) -> None:
         bus.create_topic("t", 1)
         consumer = bus.consumer("g", ["t"], Start.LATEST)

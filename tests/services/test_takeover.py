@@ -7,14 +7,15 @@ import random
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
-from exchange.bus.port import Bus
+from exchange.bus.port import Bus, Outgoing, Record
 from exchange.bus.sqlite import SqliteBus
 from exchange.core.commands import OpenAccount, PlaceOrder
 from exchange.core.types import Side
 from exchange.services import topics
 from exchange.services.match import MatchService
-from exchange.services.processor import Processor, replay, run
+from exchange.services.processor import Owned, Processor, replay, run
 from exchange.services.risk import RiskService
 from exchange.store.sqlite import SqliteStore
 from tests.services.test_pipeline import CONFIG, place, send
@@ -109,3 +110,70 @@ def test_a_partition_handed_over_gives_identical_state(tmp_path: Path) -> None:
         match.end()
         store.close()
         bus.close()
+
+
+class Counter(Processor):
+    """Counts the records applied from each partition: the smallest state there is."""
+
+    topic = "t"
+    group = "g"
+
+    def __init__(self) -> None:
+        self.counts: dict[int, int] = {}
+        self.drops: list[int] = []
+
+    def handle(self, record: Record, out: list[Outgoing]) -> None:
+        self.counts[record.partition] = self.counts.get(record.partition, 0) + 1
+
+    def dump(self, partition: int) -> Any:
+        return self.counts.get(partition, 0)
+
+    def restore(self, partition: int, state: Any) -> None:
+        self.counts[partition] = state
+
+    def drop(self, partition: int) -> None:
+        self.drops.append(partition)
+        self.counts.pop(partition, None)
+
+
+def test_a_partition_taken_and_given_back_is_rebuilt_from_the_journal(tmp_path: Path) -> None:
+    """Between two polls another member may have owned a partition and committed records
+    of it: keeping the state built before would skip those. `follow` rebuilds it."""
+    bus = SqliteBus(tmp_path / "bus.db")
+    bus.create_topic("t", 2)
+    producer = bus.producer()
+    for key in (b"a", b"b", b"c", b"d"):
+        producer.send("t", key, b"")
+    producer.flush()
+    counter = Counter()
+    owned = Owned(bus, counter, None)
+    owned.follow([("t", 0), ("t", 1)])
+    group = bus.consumer("g", ["t"])  # the consumer `owned` follows, in the group
+    first = group.poll(1.0)
+    for record in first:
+        assert owned.take(record)
+        counter.handle(record, [])
+    group.commit()
+    group.close()
+    # Taken and given back with no one committing meanwhile: the state is still right.
+    counter.drops.clear()
+    owned.follow([("t", 0), ("t", 1)], {("t", 0)})
+    assert counter.drops == []
+    applied = {p: sum(1 for r in first if r.partition == p) for p in (0, 1)}
+    # Meanwhile partition 0 went to another member of the group, which applied and
+    # committed records this one never saw ...
+    for key in (b"e", b"f", b"g", b"h", b"i", b"j"):
+        producer.send("t", key, b"")
+    producer.flush()
+    other = bus.consumer("g", ["t"])
+    while other.poll(0.2):
+        pass
+    other.commit()
+    other.close()
+    assert (bus.committed("g", "t", 0) or 0) > applied[0]
+    owned.follow([("t", 0), ("t", 1)], {("t", 0)})
+    ends = {p: bus.committed("g", "t", p) for p in (0, 1)}
+    assert owned.positions[0] == ends[0]  # rebuilt up to what the group committed
+    assert counter.counts.get(0, 0) == ends[0]  # replayed from the journal (no snapshot)
+    assert owned.positions[1] == applied[1]  # not taken: kept as it was
+    bus.close()

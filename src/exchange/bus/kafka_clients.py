@@ -110,6 +110,7 @@ class KafkaBusConsumer(Consumer):
         # (full topic, partition) -> [first, next] offsets polled since the last commit
         self._pending: dict[tuple[str, int], list[int]] = {}
         self._batch: list[Record] = []
+        self._lost: set[tuple[str, int]] = set()  # (topic, partition) revoked since asked
         self._failure: BusError | None = None  # raised once, by the next call
         self._fatal: BusError | None = None  # raised by every later call
         self._closed = False
@@ -130,6 +131,11 @@ class KafkaBusConsumer(Consumer):
         strip = len(self._bus.namespace)
         with driver("reading the assignment"):
             return sorted((tp.topic[strip:], tp.partition) for tp in self._consumer.assignment())
+
+    def revoked(self) -> set[tuple[str, int]]:
+        # Filled by the rebalance callbacks, which run inside poll on this thread.
+        lost, self._lost = self._lost, set()
+        return lost
 
     def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
         if self._closed:
@@ -229,6 +235,7 @@ class KafkaBusConsumer(Consumer):
         # dropped: the new owner gets the records from the group's committed position.
         strip = len(self._bus.namespace)
         gone = {(tp.topic[strip:], tp.partition) for tp in partitions}
+        self._lost |= gone
         for tp in partitions:
             self._pending.pop((tp.topic, tp.partition), None)
         self._batch = [r for r in self._batch if (r.topic, r.partition) not in gone]

@@ -86,6 +86,15 @@ class Consumer(ABC):
         """Return the (topic, partition) pairs this consumer reads now."""
 
     @abstractmethod
+    def revoked(self) -> set[tuple[str, int]]:
+        """Return the (topic, partition) pairs taken from this consumer since the last call.
+
+        A pair taken and given back within one `poll` is in the assignment again, yet
+        another member may have processed it meanwhile: whoever kept state built from it
+        must rebuild that state. A reader (no group) never loses a partition.
+        """
+
+    @abstractmethod
     def close(self) -> None: ...
 
 

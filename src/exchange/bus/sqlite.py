@@ -225,6 +225,7 @@ class _Consumer(Consumer):
         self._start = start
         self._positions: dict[tuple[str, int], int] = {}  # next offset to read
         self._target: set[tuple[str, int]] = set()  # what the group assigned it
+        self._revoked: set[tuple[str, int]] = set()  # given up since `revoked` was called
         self._closed = False
 
     def _settle(self, release: bool = False) -> None:
@@ -236,6 +237,7 @@ class _Consumer(Consumer):
             gone = [pair for pair in self._positions if pair not in self._target]
             for pair in gone:
                 del self._positions[pair]
+            self._revoked.update(gone)
             if gone:
                 self._bus._changed.notify_all()
         members = self._bus._groups.get(self.group, [])
@@ -250,6 +252,11 @@ class _Consumer(Consumer):
 
     def assignment(self) -> list[tuple[str, int]]:
         return sorted(self._positions)
+
+    def revoked(self) -> set[tuple[str, int]]:
+        with self._bus._lock:
+            revoked, self._revoked = self._revoked, set()
+        return revoked
 
     def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
         deadline = time.monotonic() + timeout

@@ -11,7 +11,7 @@ taken after a commit, so a snapshot's offset is never past the committed positio
 import logging
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import orjson
@@ -120,7 +120,7 @@ def run(bus: Bus, processor: Processor, stop: threading.Event, store: Store | No
         out: list[Outgoing] = []
         while not stop.is_set():
             records = consumer.poll(idle, batch)
-            owned.follow(consumer.assignment())
+            owned.follow(consumer.assignment(), consumer.revoked())
             if not records:
                 continue
             for record in records:
@@ -154,12 +154,14 @@ class Owned:
     """The input partitions an instance holds state for, and where each one stands.
 
     After each poll, `follow` compares the consumer's assignment with the partitions held:
-    a partition that went away has its state dropped (its new owner rebuilds it); one that
-    arrived is restored from its snapshot and replayed up to the group's committed
-    position, which is where the consumer reads it from. Records polled from a partition
-    before that position (none, if the bus keeps its promise) are skipped, so none is
-    applied twice; and a partition arrives only inside a poll, after every record polled
-    before was committed, so none is skipped.
+    a partition that went away has its state dropped (its new owner rebuilds it), and so
+    has one that went away and came back within the poll if the group's position moved
+    meanwhile (another member applied records of it); one that arrived is restored from
+    its snapshot and replayed up to the group's committed position, which is where the
+    consumer reads it from. Records polled from a partition before that position (none,
+    if the bus keeps its promise) are skipped, so none is applied twice; and a partition
+    arrives only inside a poll, after every record polled before was committed, so none
+    is skipped.
     """
 
     def __init__(self, bus: Bus, processor: Processor, store: Store | None) -> None:
@@ -169,9 +171,15 @@ class Owned:
         self.positions: dict[int, int] = {}  # partition -> next offset to apply
         self.since_snapshot = 0
 
-    def follow(self, assignment: list[tuple[str, int]]) -> None:
-        mine = {p for topic, p in assignment if topic == self.processor.topic}
-        for partition in [p for p in self.positions if p not in mine]:
+    def follow(self, assignment: list[tuple[str, int]],
+               revoked: Collection[tuple[str, int]] = ()) -> None:
+        topic, group = self.processor.topic, self.processor.group
+        mine = {p for t, p in assignment if t == topic}
+        # Taken and given back: still right if nobody committed anything of it meanwhile
+        # (this instance commits before every poll, so its position is the group's).
+        stale = {p for t, p in revoked if t == topic and p in self.positions
+                 and self.bus.committed(group, topic, p) != self.positions[p]}
+        for partition in [p for p in self.positions if p not in mine or p in stale]:
             self.processor.drop(partition)
             del self.positions[partition]
         new = sorted(mine - self.positions.keys())
