@@ -12,7 +12,7 @@ topics; a process with another configuration is refused. Risk and match instance
 group share its partitions: when one dies or joins, the partitions move, and their new
 owner rebuilds their state from the snapshot in Redis and the journal in Kafka
 (`processor.run`). Each instance needs its own `--instance` name (its transactional id):
-the default, host-pid, is unique.
+the default, host-pid, is unique, and a name already running is refused (`lease.py`).
 
 Ctrl-C or SIGTERM stops a process cleanly: risk and match snapshot what they own, a
 gateway its views. `exchange cluster` passes the signal on to its children and waits.
@@ -31,7 +31,7 @@ from types import FrameType
 
 from exchange.bus.kafka import KafkaBus
 from exchange.core.markets import Config
-from exchange.services import topics
+from exchange.services import lease, topics
 from exchange.services.match import MatchService
 from exchange.services.processor import Processor
 from exchange.services.processor import run as run_processor
@@ -121,13 +121,31 @@ def run_service(wiring: Wiring, kind: str, instance: str) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     tune_gc()
+    held = lease.Lease(store, f"instance/{kind}/{instance}")
+    wait = lease.TTL_MS / 1000 + 2
+    if not held.acquire(wait=0):
+        print(f"exchange {kind}: instance {instance} is held by another process; waiting up "
+              f"to {wait:.0f} s in case that one has died", file=sys.stderr, flush=True)
+        if not held.acquire(wait=wait):
+            print(f"exchange {kind}: instance {instance} is running (namespace "
+                  f"{wiring.namespace!r}); give each instance its own --instance",
+                  file=sys.stderr, flush=True)
+            store.close()
+            bus.close()
+            return 2
+    held.keep(on_lost=stop.set)
     print(f"exchange {kind}: instance {instance} (namespace {wiring.namespace!r})",
           file=sys.stderr, flush=True)
     try:
         run_processor(bus, processor, stop, store, instance=instance)
     finally:
+        held.release()
         store.close()
         bus.close()
+    if held.lost.is_set():
+        print(f"exchange {kind}: instance {instance} lost its lease (the store was "
+              "unreachable, or this process stalled); stopped", file=sys.stderr, flush=True)
+        return 1
     print(f"exchange {kind}: instance {instance} stopped", file=sys.stderr, flush=True)
     return 0
 

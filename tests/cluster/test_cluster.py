@@ -107,3 +107,20 @@ def test_an_instance_killed_under_load_is_taken_over(processes: Processes, victi
             trader.http.close()
     codes = processes.stop_all()
     assert all(code == 0 for code in codes.values()), (codes, processes.logs())
+
+
+def test_an_instance_name_already_running_is_refused(processes: Processes) -> None:
+    first = processes.start("risk-a", "risk", "--instance", "same")
+    log = processes.directory / "risk-a.log"
+    deadline = time.monotonic() + 60
+    while "instance same (namespace" not in log.read_text():
+        assert first.poll() is None and time.monotonic() < deadline, processes.logs()
+        time.sleep(0.2)
+    second = processes.start("risk-b", "risk", "--instance", "same")
+    # It waits out a lease (in case the holder had died), then gives up.
+    assert second.wait(60) == 2, processes.logs()
+    assert "give each instance its own --instance" in (
+        processes.directory / "risk-b.log").read_text()
+    del processes.running["risk-b"]
+    assert first.poll() is None  # the first runs on, undisturbed
+    assert processes.stop_all() == {"risk-a": 0}, processes.logs()

@@ -1,6 +1,7 @@
 """The store contract, written once and run against every implementation of the port."""
 
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 
@@ -167,6 +168,27 @@ class StoreContract(ABC):
             thread.join()
         ids = [first + i for first in blocks for i in range(10)]
         assert sorted(ids) == list(range(1, 8001))
+
+    # ---- leases ---------------------------------------------------------------------
+
+    def test_a_lease_has_one_holder_until_released(self, store: Store) -> None:
+        now = time.time_ns() // 1_000_000
+        assert store.claim("risk/r1", "one", now, 60_000)
+        assert not store.claim("risk/r1", "two", now, 60_000)
+        assert store.claim("risk/r1", "one", now + 1000, 60_000)  # its holder renews it
+        assert store.claim("risk/r2", "two", now, 60_000)  # another name is another lease
+        store.release("risk/r1", "two")  # not two's to give up: nothing happens
+        assert not store.claim("risk/r1", "two", now, 60_000)
+        store.release("risk/r1", "one")
+        assert store.claim("risk/r1", "two", now, 60_000)
+
+    def test_a_lease_not_renewed_expires(self, store: Store) -> None:
+        now = time.time_ns() // 1_000_000
+        assert store.claim("match/m1", "gone", now, 300)
+        assert not store.claim("match/m1", "next", now, 300)
+        time.sleep(0.5)  # a store may use its own clock (Redis does): real time passes
+        assert store.claim("match/m1", "next", time.time_ns() // 1_000_000, 300)
+        assert not store.claim("match/m1", "gone", time.time_ns() // 1_000_000, 300)
 
     # ---- snapshots ------------------------------------------------------------------
 

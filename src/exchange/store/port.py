@@ -107,6 +107,21 @@ class Store(ABC):
         Raise ValueError if `count` < 1.
         """
 
+    # ---- leases ---------------------------------------------------------------------
+
+    @abstractmethod
+    def claim(self, name: str, holder: str, now: int, ttl_ms: int) -> bool:
+        """Hold lease `name` until `now` + `ttl_ms` if it is free, expired or `holder`'s
+        already (which renews it); return whether `holder` holds it now.
+
+        For names that one live process at a time may use. `now` is in milliseconds;
+        a store with a clock of its own (Redis) may use that instead.
+        """
+
+    @abstractmethod
+    def release(self, name: str, holder: str) -> None:
+        """Give lease `name` up, if `holder` holds it."""
+
     # ---- snapshots ------------------------------------------------------------------
 
     @abstractmethod

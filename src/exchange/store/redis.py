@@ -138,6 +138,17 @@ redis.call('DEL', KEYS[1])
 redis.call('LREM', KEYS[2], 1, ARGV[2])
 return 1
 """
+# A lease: its holder's name under a key that expires (PX) unless renewed by the holder.
+_CLAIM = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+"""
 
 
 class RedisStore(Store):
@@ -167,6 +178,8 @@ class RedisStore(Store):
         self._create_api_key = register(_CREATE_API_KEY)
         self._api_keys = register(_API_KEYS)
         self._delete_api_key = register(_DELETE_API_KEY)
+        self._claim = register(_CLAIM)
+        self._release = register(_RELEASE)
 
     def _key(self, kind: str, name: str | int | bytes = b"") -> bytes:
         suffix = name if isinstance(name, bytes) else str(name).encode()
@@ -264,6 +277,17 @@ class RedisStore(Store):
             raise ValueError(f"expected a count of at least 1, got {count}")
         with self._use("allocate") as db:
             return db.incrby(self._key("seq:", name), count) - count + 1
+
+    # ---- leases ---------------------------------------------------------------------
+
+    def claim(self, name: str, holder: str, now: int, ttl_ms: int) -> bool:
+        # Expiry by Redis's own clock (PX): processes on several machines agree on it.
+        with self._use("claim"):
+            return bool(self._claim(keys=[self._key("lease:", name)], args=[holder, ttl_ms]))
+
+    def release(self, name: str, holder: str) -> None:
+        with self._use("release"):
+            self._release(keys=[self._key("lease:", name)], args=[holder])
 
     # ---- snapshots ------------------------------------------------------------------
 

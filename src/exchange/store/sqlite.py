@@ -32,6 +32,8 @@ CREATE TABLE IF NOT EXISTS api_keys (
 CREATE INDEX IF NOT EXISTS api_keys_by_user ON api_keys (user);
 CREATE TABLE IF NOT EXISTS sequences (name TEXT PRIMARY KEY, next INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS snapshots (name TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS leases (
+    name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires INTEGER NOT NULL);
 """
 
 
@@ -139,6 +141,23 @@ class SqliteStore(Store):
                 " DO UPDATE SET next = next + :count RETURNING next - :count",
                 {"name": name, "count": count}).fetchall()
             return int(first)
+
+    # ---- leases ---------------------------------------------------------------------
+
+    def claim(self, name: str, holder: str, now: int, ttl_ms: int) -> bool:
+        with self._use() as db:
+            # fetchall runs a RETURNING statement to its end, which commits it.
+            held = db.execute(
+                "INSERT INTO leases VALUES (:name, :holder, :expires) ON CONFLICT (name)"
+                " DO UPDATE SET holder = :holder, expires = :expires"
+                " WHERE holder = :holder OR expires <= :now RETURNING 1",
+                {"name": name, "holder": holder, "expires": now + ttl_ms, "now": now},
+            ).fetchall()
+            return bool(held)
+
+    def release(self, name: str, holder: str) -> None:
+        with self._use() as db:
+            db.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
 
     # ---- snapshots ------------------------------------------------------------------
 
