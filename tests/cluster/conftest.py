@@ -3,33 +3,13 @@
 import os
 import signal
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.web.server import ROOT, free_port
-
-EXCHANGE = [sys.executable, "-m", "exchange.cli"]
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path,
-                  timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"exited: {log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/api/v1/status", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer: {log.read_text()[-3000:]}")
+from tests.web.server import EXCHANGE, ROOT, free_port, wait_until_up
 
 
 class Processes:

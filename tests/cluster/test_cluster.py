@@ -8,7 +8,6 @@ their partitions over, and money is neither lost nor doubled.
 
 import asyncio
 import signal
-import threading
 import time
 from decimal import Decimal
 from typing import Any
@@ -16,10 +15,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.cluster.conftest import Processes, wait_until_up
+from tests.cluster.conftest import Processes
 from tests.web.client import MARKET, User, socket
-from tests.web.server import free_port
-from tests.web.test_crash import Trader, audit_when_settled, check_a_crossing_pair_trades
+from tests.web.server import free_port, wait_until_up
+from tests.web.test_crash import (
+    Trader,
+    audit_when_settled,
+    check_a_crossing_pair_trades,
+    kill_mid_stream,
+)
 
 
 def test_users_on_two_gateways_trade_and_both_gateways_see_it(processes: Processes) -> None:
@@ -88,17 +92,8 @@ def test_an_instance_killed_under_load_is_taken_over(processes: Processes, victi
     url = processes.gateway("gateway")
     traders = [Trader(url, seed) for seed in range(USERS)]
     try:
-        stop = threading.Event()
-        threads = [threading.Thread(target=t.trade_until_gone, args=(stop,)) for t in traders]
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + 60
-        while sum(len(t.accepted) for t in traders) < 60 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        processes.kill(f"{victim}-1")  # mid-stream
-        for thread in threads:
-            thread.join(120)
-        accepted = sum(len(t.accepted) for t in traders)
+        accepted = kill_mid_stream(traders, lambda: processes.kill(f"{victim}-1"), after=60,
+                                   keep_trading=True)
         assert accepted >= 60, processes.logs()
         audit_when_settled(traders)
         check_a_crossing_pair_trades(traders)

@@ -203,6 +203,28 @@ class StoreContract(ABC):
 
     # ---- closing --------------------------------------------------------------------
 
+    def test_everything_survives_close_and_reopen(self) -> None:
+        store = self.make_store()
+        user = store.create_user("hash", 5)
+        store.set_password_hash(user, "rehashed")
+        store.create_session(b"t" * 32, user, "csrf", expires=1000)
+        key = ApiKey("k1", user, "bot", 7)
+        store.create_api_key(key, b"digest")
+        assert store.allocate("orders", 1000) == 1
+        store.save_snapshot("risk-0", b"state")
+        store.close()
+        store.close()  # closing twice is harmless
+
+        again = self.reopen(store)
+        assert again.password_hash(user) == "rehashed"
+        assert again.session(b"t" * 32, now=999) == Session(user, "csrf", 1000)
+        assert again.api_key("k1") == (key, b"digest")
+        assert again.api_keys(user) == [key]
+        assert again.allocate("orders", 1) == 1001
+        assert again.create_user("second", 6) == user + 1
+        assert again.load_snapshot("risk-0") == b"state"
+        again.close()
+
     def test_a_closed_store_raises_store_error(self) -> None:
         store = self.make_store()
         store.close()

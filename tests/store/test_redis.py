@@ -40,30 +40,6 @@ def raw(redis_url: str) -> Iterator[redis.Redis]:
     client.close()
 
 
-def test_everything_survives_a_new_store_on_the_same_namespace(
-        redis_url: str, namespace: str) -> None:
-    store = RedisStore(redis_url, namespace)
-    user = store.create_user("hash", 5)
-    store.set_password_hash(user, "rehashed")
-    store.create_session(b"t" * 32, user, "csrf", expires=1000)
-    key = ApiKey("k1", user, "bot", 7)
-    store.create_api_key(key, b"digest")
-    assert store.allocate("orders", 1000) == 1
-    store.save_snapshot("risk-0", b"state")
-    store.close()
-    store.close()  # closing twice is harmless
-
-    again = RedisStore(redis_url, namespace)
-    assert again.password_hash(user) == "rehashed"
-    assert again.session(b"t" * 32, now=999) == Session(user, "csrf", 1000)
-    assert again.api_key("k1") == (key, b"digest")
-    assert again.api_keys(user) == [key]
-    assert again.allocate("orders", 1) == 1001
-    assert again.create_user("second", 6) == user + 1
-    assert again.load_snapshot("risk-0") == b"state"
-    again.close()
-
-
 def test_namespaces_do_not_see_each_other(redis_url: str) -> None:
     first, second = (RedisStore(redis_url, uuid.uuid4().hex) for _ in range(2))
     assert first.create_user("first", 0) == 1

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from exchange.store.port import ApiKey, Session, Store, StoreError
+from exchange.store.port import Store, StoreError
 from exchange.store.sqlite import SqliteStore
 from tests.store.contract import StoreContract
 
@@ -20,29 +20,6 @@ class TestSqliteStore(StoreContract):
     def reopen(self, store: Store) -> Store:
         store.close()
         return SqliteStore(self.path)
-
-
-def test_everything_survives_close_and_reopen(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "s.sqlite")
-    user = store.create_user("hash", 5)
-    store.set_password_hash(user, "rehashed")
-    store.create_session(b"t" * 32, user, "csrf", expires=1000)
-    key = ApiKey("k1", user, "bot", 7)
-    store.create_api_key(key, b"digest")
-    assert store.allocate("orders", 1000) == 1
-    store.save_snapshot("risk-0", b"state")
-    store.close()
-    store.close()  # closing twice is harmless
-
-    again = SqliteStore(tmp_path / "s.sqlite")
-    assert again.password_hash(user) == "rehashed"
-    assert again.session(b"t" * 32, now=999) == Session(user, "csrf", 1000)
-    assert again.api_key("k1") == (key, b"digest")
-    assert again.api_keys(user) == [key]
-    assert again.allocate("orders", 1) == 1001
-    assert again.create_user("second", 6) == user + 1
-    assert again.load_snapshot("risk-0") == b"state"
-    again.close()
 
 
 def test_two_stores_on_one_file_never_share_an_id(tmp_path: Path) -> None:

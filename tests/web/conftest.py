@@ -5,20 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.web.client import User
-from tests.web.server import Server, free_port
+from tests.web.client import User, running_exchange
+from tests.web.server import Server
 
 
 @pytest.fixture
 def exchange_process(tmp_path: Path) -> Iterator[Server]:
     """A freshly started exchange with its own data directory, to stop, kill and restart."""
-    server = Server(tmp_path / "data", free_port(), tmp_path / "exchange.log")
-    server.start()
-    try:
+    with running_exchange(tmp_path) as server:
         yield server
-    finally:
-        if server.process is not None:
-            server.kill()
 
 
 @pytest.fixture

@@ -15,6 +15,22 @@ ROOT = Path(__file__).resolve().parents[2]
 EXCHANGE = [sys.executable, "-m", "exchange.cli"]
 
 
+def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path,
+                  timeout: float = 60.0) -> None:
+    """Wait until the exchange at `url` answers; fail with its log if it exits or not."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"exited: {log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/api/v1/status", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer: {log.read_text()[-3000:]}")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -42,17 +58,7 @@ class Server:
                 [*EXCHANGE, "run", "--port", str(self.port), "--data-dir", str(self.data_dir),
                  *self.extra], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"exchange run exited: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/api/v1/status", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"exchange run did not answer: {self.log.read_text()[-2000:]}")
+        wait_until_up(self.url, self.process, self.log, timeout)
 
     def stop(self) -> int:
         """Ctrl-C, as a person would; return the exit code."""

@@ -9,6 +9,7 @@ exactly what was granted.
 import random
 import threading
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -68,20 +69,29 @@ def test_a_killed_exchange_restarts_with_every_order_and_trade_settled_once(
             trader.http.close()
 
 
-def check_crash_and_restart(exchange_process: Server, traders: list[Trader]) -> None:
+def kill_mid_stream(traders: list[Trader], kill: Callable[[], None], after: int, *,
+                    keep_trading: bool = False) -> int:
+    """Let the traders trade; once `after` of their orders were accepted, `kill`; let them
+    go on (`keep_trading`) or stop; return how many orders were accepted in all."""
     stop = threading.Event()
     threads = [threading.Thread(target=t.trade_until_gone, args=(stop,)) for t in traders]
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + 60
-    while sum(len(t.accepted) for t in traders) < 100 and time.monotonic() < deadline:
+    while sum(len(t.accepted) for t in traders) < after and time.monotonic() < deadline:
         time.sleep(0.01)
-    exchange_process.kill()  # mid-stream: requests are in flight
-    stop.set()
+    kill()  # mid-stream: requests are in flight
+    if not keep_trading:
+        stop.set()
     for thread in threads:
-        thread.join(30)
-    assert sum(len(t.accepted) for t in traders) >= 100, "the stream was too thin to test"
-    assert sum(len(t.accepted) for t in traders) < USERS * ORDERS_EACH, "killed too late"
+        thread.join(120)
+    return sum(len(t.accepted) for t in traders)
+
+
+def check_crash_and_restart(exchange_process: Server, traders: list[Trader]) -> None:
+    accepted = kill_mid_stream(traders, exchange_process.kill, after=100)
+    assert accepted >= 100, "the stream was too thin to test"
+    assert accepted < USERS * ORDERS_EACH, "killed too late"
 
     exchange_process.start()
     fills_seen = audit(traders)
