@@ -179,6 +179,49 @@ def test_dump_and_load_continue_exactly() -> None:
     assert copy.state_hash() == sim.exchange.state_hash()
 
 
+def test_risk_and_the_book_keep_one_record_per_order_also_after_a_load() -> None:
+    sim = Sim(users=3)
+    sim.order(1, "sell", "1", "4", order_id=1)  # rests at once
+    sim.order(2, "sell", "2", "5", order_id=2)
+    sim.order(3, "buy", "2", "5", order_id=3)  # takes 1 and half of 2, rests nothing
+    sim.order(3, "buy", "1", "3", order_id=4)
+    for exchange in (sim.exchange, Exchange.load(sim.exchange.config, sim.exchange.dump())):
+        book, ledger = exchange.books["COIN-USD"], exchange.ledger
+        assert sorted(book._orders) == [2, 4]
+        for order_id, user in ((2, 2), (4, 3)):
+            assert book._orders[order_id] is ledger.find(user, order_id)
+        assert ledger.find(1, 1) is None and ledger.find(3, 3) is None
+
+
+@pytest.mark.parametrize("side", ["sell", "buy"])  # rests (the short way); takes (the book)
+def test_an_order_id_another_user_has_resting_is_a_broken_invariant(side: str) -> None:
+    sim = Sim()
+    sim.order(1, "sell", "1", "4", order_id=7)
+    with pytest.raises(ValueError, match="already in the book"):
+        sim.order(2, side, "1", "5", order_id=7)
+
+
+def test_a_cancel_by_id_frees_the_client_order_id() -> None:
+    sim = Sim()
+    sim.order(1, "sell", "1", "5", client_id="a", order_id=1)
+    sim.order(1, "sell", "1", "6", client_id="b", order_id=2)
+    assert kinds(sim.cancel(1, order_id=1)) == ["OrderCancelled"]
+    assert kinds(sim.order(1, "sell", "1", "7", client_id="a", order_id=3)) == ["OrderAccepted"]
+    assert [e.reason for e in sim.order(1, "sell", "1", "7", client_id="b", order_id=4)
+            if isinstance(e, OrderRejected)] == [Reject.DUPLICATE_CLIENT_ORDER_ID]
+    assert sim.balance(1, "COIN") == ("98", "2")
+
+
+def test_a_post_only_order_that_would_take_is_refused_and_holds_nothing() -> None:
+    sim = Sim()
+    sim.order(1, "sell", "1", "5")
+    events = sim.order(2, "buy", "1", "6", tif=TimeInForce.POST_ONLY)
+    assert [e.reason for e in events if isinstance(e, OrderRejected)] == [
+        Reject.POST_ONLY_WOULD_TAKE]
+    assert sim.balance(2, "USD") == ("1000", "0")
+    assert sim.exchange.ledger.open_orders(2) == []
+
+
 def test_load_refuses_an_unknown_format() -> None:
     with pytest.raises(ValueError, match="state format"):
         Exchange.load(default_config(), b'{"format": 99}')

@@ -9,6 +9,9 @@ After every command:
   * every open order holds exactly its remaining obligation;
   * the book is never crossed, and level-2 deltas rebuild the book's depth exactly.
 Dump, load and continue gives the same events and state hash as an uninterrupted run.
+Risk and the book run apart, as the services run them (risk, the book, risk applying
+the book's events), give the same events and the same state as `Exchange`, whose short
+ways and shared order records must change nothing but the speed.
 """
 
 from collections.abc import Iterable
@@ -16,6 +19,7 @@ from collections.abc import Iterable
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from exchange.core.book import OrderBook
 from exchange.core.commands import CancelAll, CancelOrder, OpenAccount, PlaceOrder, ReduceOrder
 from exchange.core.engine import Exchange
 from exchange.core.events import (
@@ -30,6 +34,7 @@ from exchange.core.events import (
     OrderRejected,
     TradeExecuted,
 )
+from exchange.core.ledger import Ledger
 from exchange.core.markets import Asset, Config, make_market
 from exchange.core.types import OrderType, SelfTrade, Side, TimeInForce
 from tests.core.reference import Outcome, Reference
@@ -187,3 +192,48 @@ def test_dump_load_and_continue_equals_an_uninterrupted_run(
     for cmd in stream:
         again.execute(cmd)  # type: ignore[arg-type]
     assert again.state_hash() == whole.state_hash()
+
+
+class Apart:
+    """Risk and the books as separate processors, each with records of its own, wired as
+    services/risk.py and services/match.py wire them (without the bus)."""
+
+    def __init__(self, config: Config) -> None:
+        self.ledger = Ledger(config)
+        self.books = {m.symbol: OrderBook(m) for m in config.markets}
+
+    def execute(self, cmd: object) -> list[Event]:
+        out: list[Event] = []
+        if isinstance(cmd, OpenAccount):
+            return [self.ledger.open_account(cmd)]
+        if isinstance(cmd, PlaceOrder):
+            placed = self.ledger.place(cmd)
+            if isinstance(placed, OrderRejected):
+                return [placed]
+            self.books[placed.market].place(placed, out)
+        elif isinstance(cmd, CancelOrder | ReduceOrder):
+            checked = self.ledger.cancel(cmd) if isinstance(cmd, CancelOrder) else (
+                self.ledger.reduce(cmd))
+            if isinstance(checked, CancelOrder):
+                self.books[checked.market].cancel(checked, out)
+            elif isinstance(checked, ReduceOrder):
+                self.books[checked.market].reduce(checked, out)
+            else:
+                return [checked]
+        elif isinstance(cmd, CancelAll):
+            for cancel in self.ledger.cancel_all(cmd):
+                self.books[cancel.market].cancel(cancel, out)
+        for event in out:  # one at a time, as risk consumes them from the bus
+            self.ledger.apply((event,))
+        return out
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(commands())
+def test_risk_and_book_apart_agree_with_the_exchange(stream: list[object]) -> None:
+    exchange, apart = Exchange(CONFIG), Apart(CONFIG)
+    for cmd in stream:
+        assert apart.execute(cmd) == exchange.execute(cmd), cmd  # type: ignore[arg-type]
+        assert apart.ledger.to_state() == exchange.ledger.to_state()
+        assert ({s: b.to_state() for s, b in apart.books.items()}
+                == {s: b.to_state() for s, b in exchange.books.items()})

@@ -4,9 +4,10 @@ Book layout
     Each side maps a price to a `Level`: a FIFO queue of resting orders and their total
     size. A heap of keys (the price for asks, minus the price for bids) finds the best
     level; its top always names a live level. An index maps order id to order.
-    A resting order is a list, `[remaining, command, level]`: the one number that changes,
-    the `PlaceOrder` that created it (already built, immutable) and its level. A list is
-    the cheapest mutable record Python has, and one is created on almost every command.
+    A resting order is the record of `orders` (a list): the book writes its `BOOK_LEFT`
+    and `LEVEL` and reads its `COMMAND`, the `PlaceOrder` that created it (already built,
+    immutable). Run beside risk in one process (`Exchange`), the book rests the record
+    risk made for the order rather than one of its own: one record per order, not two.
     A cancel finds everything it needs in the record and the level, without reading the
     command: on this hardware each cold object read costs more than the cancel's logic.
 
@@ -34,10 +35,11 @@ Cost
 """
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import Enum
 from heapq import heapify, heappop, heappush
-from typing import Any
+from operator import itemgetter
+from typing import Any, Protocol
 
 from exchange.core.commands import CancelOrder, PlaceOrder, ReduceOrder, place_order_from_list
 from exchange.core.events import (
@@ -52,6 +54,7 @@ from exchange.core.events import (
     TradeExecuted,
 )
 from exchange.core.markets import PPM, Market
+from exchange.core.orders import BOOK_LEFT, COMMAND, LEVEL, Order
 from exchange.core.types import (
     CancelReason,
     OrderType,
@@ -61,31 +64,59 @@ from exchange.core.types import (
     TimeInForce,
 )
 
+# Enum members used on hot paths are module globals: reading `Side.BUY` goes through the
+# enum's metaclass and costs as much as a dict lookup; a global costs next to nothing.
 BUY, SELL = Side.BUY, Side.SELL
 GTC, IOC, FOK, POST_ONLY = TimeInForce
 LIMIT = OrderType.LIMIT
 USER_CANCEL = CancelReason.USER
+EXPIRED, SELF_TRADE = CancelReason.EXPIRED, CancelReason.SELF_TRADE
+CANCEL_TAKER, CANCEL_MAKER = SelfTrade.CANCEL_TAKER, SelfTrade.CANCEL_MAKER
 _NO_LIMIT = 1 << 62  # a key no price reaches: market orders take whatever is there
 _UNLIMITED_QTY = 1 << 62  # a quote-budget market buy is bounded by money, not lots
 # On the paths every order takes, events are built with `tuple.__new__` and their fields
 # in declaration order: the same immutable event, without the Python-level frame of the
 # NamedTuple constructor, which costs more than everything else an event takes.
 _new = tuple.__new__
+_live = itemgetter(BOOK_LEFT)  # a resting order's remaining lots: 0 once it is dead
 
-Order = list[Any]  # [remaining lots (0 once cancelled), the PlaceOrder command, its Level]
+
+def new_order(cmd: PlaceOrder) -> Order:
+    """Make the record of an order that only a book (no risk) will keep."""
+    return [0, 0, 0, None, 0, None, cmd]
 
 
 class Level:
     """The orders at one price, oldest first, and their total size."""
 
-    __slots__ = ("dead", "orders", "price", "side", "total")
+    __slots__ = ("book", "dead", "orders", "price", "side", "total")
 
-    def __init__(self, side: Side, price: int) -> None:
+    def __init__(self, book: "OrderBook", side: Side, price: int) -> None:
+        self.book = book  # lets a caller holding only the order record reach its book
         self.side = side
         self.price = price
         self.orders: deque[Order] = deque()
         self.total = 0
         self.dead = 0  # cancelled orders still standing in `orders`
+
+
+class Risk(Protocol):
+    """Risk in the same process as the book, told what matching does as it does it.
+
+    Given one, the book reports each fill's resting side at once, the incoming order's
+    side once for all it took, and every resting order that self-trade prevention
+    cancels, with the records in hand: risk then needs no events and no lookups, and
+    settles the taker once however many orders it met (see `Exchange`).
+    """
+
+    def fill(self, maker: Order, notional: int, qty: int, fee: int) -> None:
+        """Settle the maker's side of one trade; close it if this filled it."""
+
+    def took(self, taker: Order, notional: int, qty: int, fee: int) -> None:
+        """Settle the taker's side of all its trades in one command."""
+
+    def closed(self, order: Order) -> None:
+        """Release a resting order that left the book without filling."""
 
 
 class Stop(Enum):
@@ -97,10 +128,14 @@ class Stop(Enum):
     SELF_TRADE = 4
 
 
+FILLED, AT_LIMIT, OUT_OF_BUDGET, SELF_TRADED = Stop
+
+
 class OrderBook:
-    def __init__(self, market: Market) -> None:
+    def __init__(self, market: Market, risk: Risk | None = None) -> None:
         self.market = market
         self.symbol = market.symbol
+        self.risk = risk
         self._bids: dict[int, Level] = {}
         self._asks: dict[int, Level] = {}
         self._bid_keys: list[int] = []  # heap of -price
@@ -111,8 +146,11 @@ class OrderBook:
 
     # ---- commands -------------------------------------------------------------------
 
-    def place(self, cmd: PlaceOrder, out: list[Event]) -> None:
-        """Match an incoming order, rest what may rest, and append what happened to `out`."""
+    def place(self, cmd: PlaceOrder, out: list[Event], order: Order | None = None) -> None:
+        """Match an incoming order, rest what may rest, and append what happened to `out`.
+
+        `order` is the record risk made for `cmd`, to rest instead of a new one.
+        """
         seq, ts, order_id, user, symbol, side, kind, tif, price, qty, quote_qty, client_id, _ = cmd
         if order_id in self._orders:
             raise ValueError(f"order id {order_id} is already in the book")
@@ -129,9 +167,9 @@ class OrderBook:
                                                 price, qty, 0, client_id)))
                 if tif is IOC:
                     out.append(OrderCancelled(seq, ts, order_id, user, symbol, side, qty,
-                                              CancelReason.EXPIRED))
+                                              EXPIRED))
                 else:
-                    self._rest(cmd, qty, out)
+                    self._rest(cmd, qty, out, order)
                 return
             if tif is POST_ONLY:
                 out.append(_rejected(cmd, Reject.POST_ONLY_WOULD_TAKE))
@@ -141,32 +179,32 @@ class OrderBook:
                 return
         else:
             limit_key = _NO_LIMIT
-        out.append(OrderAccepted(seq, ts, order_id, user, symbol, side, kind, tif, price, qty,
-                                 quote_qty, client_id))
+        out.append(_new(OrderAccepted, (seq, ts, order_id, user, symbol, side, kind, tif, price,
+                                        qty, quote_qty, client_id)))
         left, stop = self._match(cmd, limit_key, qty or _UNLIMITED_QTY,
-                                 quote_qty if buy else 0, out)
-        if stop is Stop.FILLED or (stop is Stop.BUDGET and not qty):
-            out.append(OrderDone(seq, ts, order_id, user, symbol, side))
+                                 quote_qty if buy else 0, out, order)
+        if stop is FILLED or (stop is OUT_OF_BUDGET and not qty):
+            out.append(_new(OrderDone, (seq, ts, order_id, user, symbol, side)))
             return
         if not qty:  # a quote-only order has no lots to report
             left = 0
-        if stop is Stop.SELF_TRADE:
-            reason = CancelReason.SELF_TRADE
+        if stop is SELF_TRADED:
+            reason = SELF_TRADE
         elif kind is LIMIT and tif is not IOC:
-            self._rest(cmd, left, out)
+            self._rest(cmd, left, out, order)
             return
         else:
-            reason = CancelReason.EXPIRED
-        out.append(OrderCancelled(seq, ts, order_id, user, symbol, side, left, reason))
+            reason = EXPIRED
+        out.append(_new(OrderCancelled, (seq, ts, order_id, user, symbol, side, left, reason)))
 
     def cancel(self, cmd: CancelOrder, out: list[Event]) -> None:
         """Take a resting order of `cmd.user` out of the book."""
-        order = self._orders.pop(cmd.order_id, None)
+        order = self._orders.get(cmd.order_id)
         if order is None:
             out.append(CancelRejected(cmd.seq, cmd.ts, cmd.order_id, cmd.user,
                                       cmd.client_order_id, Reject.ORDER_NOT_IN_BOOK))
             return
-        self._remove(order, cmd.order_id, cmd.user, cmd.seq, cmd.ts, USER_CANCEL, out)
+        self.remove(order, cmd.order_id, cmd.user, cmd.seq, cmd.ts, USER_CANCEL, out)
 
     def reduce(self, cmd: ReduceOrder, out: list[Event]) -> None:
         """Take `cmd.reduce_by` lots off a resting order, keeping its priority."""
@@ -175,16 +213,15 @@ class OrderBook:
             out.append(CancelRejected(cmd.seq, cmd.ts, cmd.order_id, cmd.user,
                                       cmd.client_order_id, Reject.ORDER_NOT_IN_BOOK))
             return
-        if cmd.reduce_by >= order[0]:
-            del self._orders[cmd.order_id]
-            self._remove(order, cmd.order_id, cmd.user, cmd.seq, cmd.ts, CancelReason.REDUCED,
-                         out)
+        if cmd.reduce_by >= order[BOOK_LEFT]:
+            self.remove(order, cmd.order_id, cmd.user, cmd.seq, cmd.ts, CancelReason.REDUCED,
+                        out)
             return
-        order[0] -= cmd.reduce_by
-        level: Level = order[2]
+        order[BOOK_LEFT] -= cmd.reduce_by
+        level: Level = order[LEVEL]
         level.total -= cmd.reduce_by
         out.append(OrderReduced(cmd.seq, cmd.ts, cmd.order_id, cmd.user, self.symbol,
-                                level.side, cmd.reduce_by, order[0]))
+                                level.side, cmd.reduce_by, order[BOOK_LEFT]))
         self.version += 1
         out.append(LevelChanged(cmd.seq, self.symbol, level.side, level.price, level.total,
                                 self.version))
@@ -192,20 +229,29 @@ class OrderBook:
     # ---- matching -------------------------------------------------------------------
 
     def _match(
-        self, cmd: PlaceOrder, limit_key: int, qty: int, budget: int, out: list[Event]
+        self, cmd: PlaceOrder, limit_key: int, qty: int, budget: int, out: list[Event],
+        order: Order | None,
     ) -> tuple[int, Stop]:
-        """Take liquidity up to `limit_key`, `qty` lots and (if not 0) `budget` quote."""
-        if cmd.side is BUY:
+        """Take liquidity up to `limit_key`, `qty` lots and (if not 0) `budget` quote.
+
+        `order` is the taker's record, which `self.risk` (if any) needs.
+        """
+        seq, ts, order_id, user, symbol, side, _, _, _, _, _, _, stp = cmd
+        if side is BUY:
             levels, keys, sign, maker_side = self._asks, self._ask_keys, 1, SELL
         else:
             levels, keys, sign, maker_side = self._bids, self._bid_keys, -1, BUY
-        user, seq, ts, symbol = cmd.user, cmd.seq, cmd.ts, self.symbol
         market = self.market
         quote_scale, maker_rate, taker_rate = (
             market.quote_scale, market.maker_fee_ppm, market.taker_fee_ppm)
         append = out.append
+        risk = self.risk
+        index = self._orders
+        trade_id = self.trade_id
+        # What the taker took, to settle at once when it is done (see `Risk`).
+        taken_qty = taken_notional = taken_fees = 0
         bounded = budget > 0  # the budget may reach 0; "no budget" is 0 only on entry
-        stop = Stop.LIMIT
+        stop = AT_LIMIT
         while keys:
             key = keys[0]
             if key > limit_key:
@@ -216,22 +262,25 @@ class OrderBook:
             before = level.total
             while True:
                 maker = queue[0]
-                maker_left = maker[0]
+                maker_left = maker[BOOK_LEFT]
                 if not maker_left:
                     queue.popleft()
                     level.dead -= 1
                     continue
-                placed: PlaceOrder = maker[1]
-                if placed.user == user:
-                    if cmd.stp is not SelfTrade.CANCEL_TAKER:
+                placed: PlaceOrder = maker[COMMAND]
+                maker_id, maker_user = placed.order_id, placed.user
+                if maker_user == user:
+                    if stp is not CANCEL_TAKER:
                         queue.popleft()
-                        del self._orders[placed.order_id]
-                        maker[0] = 0
+                        del index[maker_id]
+                        maker[BOOK_LEFT] = 0
                         level.total -= maker_left
-                        append(OrderCancelled(seq, ts, placed.order_id, user, symbol, maker_side,
-                                              maker_left, CancelReason.SELF_TRADE))
-                    if cmd.stp is not SelfTrade.CANCEL_MAKER:
-                        stop = Stop.SELF_TRADE
+                        append(_new(OrderCancelled, (seq, ts, maker_id, user, symbol, maker_side,
+                                                     maker_left, SELF_TRADE)))
+                        if risk is not None:
+                            risk.closed(maker)
+                    if stp is not CANCEL_MAKER:
+                        stop = SELF_TRADED
                         break
                     if not level.total:
                         break
@@ -240,7 +289,7 @@ class OrderBook:
                 if bounded:
                     fill = min(fill, _affordable(budget, price * quote_scale, taker_rate))
                     if not fill:
-                        stop = Stop.BUDGET
+                        stop = OUT_OF_BUDGET
                         break
                 notional = price * fill * quote_scale
                 maker_fee = notional * maker_rate // PPM if maker_rate else 0
@@ -249,19 +298,22 @@ class OrderBook:
                     budget -= notional + taker_fee
                 qty -= fill
                 maker_left -= fill
-                maker[0] = maker_left
+                maker[BOOK_LEFT] = maker_left
                 level.total -= fill
-                self.trade_id += 1
-                append(_new(TradeExecuted, (seq, ts, symbol, self.trade_id, price, fill,
-                                            cmd.side, placed.order_id, placed.user, cmd.order_id,
-                                            user, maker_fee, taker_fee)))
+                trade_id += 1
+                append(_new(TradeExecuted, (seq, ts, symbol, trade_id, price, fill, side, maker_id,
+                                            maker_user, order_id, user, maker_fee, taker_fee)))
+                if risk is not None:
+                    risk.fill(maker, notional, fill, maker_fee)
+                    taken_qty += fill
+                    taken_notional += notional
+                    taken_fees += taker_fee
                 if not maker_left:
                     queue.popleft()
-                    del self._orders[placed.order_id]
-                    append(_new(OrderDone, (seq, ts, placed.order_id, placed.user, symbol,
-                                            maker_side)))
+                    del index[maker_id]
+                    append(_new(OrderDone, (seq, ts, maker_id, maker_user, symbol, maker_side)))
                 if not qty:
-                    stop = Stop.FILLED
+                    stop = FILLED
                     break
                 if not level.total:
                     break
@@ -274,8 +326,11 @@ class OrderBook:
                 heappop(keys)
                 while keys and keys[0] * sign not in levels:
                     heappop(keys)
-            if stop is not Stop.LIMIT:
+            if stop is not AT_LIMIT:
                 break
+        self.trade_id = trade_id
+        if taken_qty:
+            risk.took(order, taken_notional, taken_qty, taken_fees)  # type: ignore[union-attr, arg-type]
         return qty, stop
 
     def _fillable(self, cmd: PlaceOrder, limit_key: int) -> int:
@@ -286,11 +341,12 @@ class OrderBook:
             levels, keys, sign = self._bids, self._bid_keys, -1
         total: int = 0
         for key in sorted({k for k in keys if k <= limit_key and k * sign in levels}):
-            for remaining, placed, _ in levels[key * sign].orders:
+            for order in levels[key * sign].orders:
+                remaining, placed = order[BOOK_LEFT], order[COMMAND]
                 if not remaining:
                     continue
                 if placed.user == cmd.user:
-                    if cmd.stp is SelfTrade.CANCEL_MAKER:
+                    if cmd.stp is CANCEL_MAKER:
                         continue
                     return total
                 total += int(remaining)
@@ -300,17 +356,17 @@ class OrderBook:
 
     # ---- resting and removing -------------------------------------------------------
 
-    def _rest(self, cmd: PlaceOrder, qty: int, out: list[Event]) -> None:
+    def _rest(self, cmd: PlaceOrder, qty: int, out: list[Event], order: Order | None) -> None:
         """Rest `qty` lots of a limit order at the back of its level."""
         price = cmd.price
-        if cmd.side is BUY:
-            levels, keys, key = self._bids, self._bid_keys, -price
-        else:
-            levels, keys, key = self._asks, self._ask_keys, price
+        levels = self._bids if cmd.side is BUY else self._asks
         level = levels.get(price)
         if level is None:
-            level = levels[price] = self._new_level(levels, keys, key, cmd.side, price)
-        order = [qty, cmd, level]
+            level = levels[price] = self.new_level(cmd.side, price)
+        if order is None:
+            order = new_order(cmd)
+        order[BOOK_LEFT] = qty
+        order[LEVEL] = level
         level.orders.append(order)
         level.total += qty
         self._orders[cmd.order_id] = order
@@ -318,46 +374,55 @@ class OrderBook:
         out.append(_new(LevelChanged, (cmd.seq, self.symbol, cmd.side, price, level.total,
                                        self.version)))
 
-    @staticmethod
-    def _new_level(
-        levels: dict[int, Level], keys: list[int], key: int, side: Side, price: int
-    ) -> Level:
+    def new_level(self, side: Side, price: int) -> Level:
+        """Make the level of a price that has none yet; the caller files it under `price`."""
+        if side is BUY:
+            levels, keys, key = self._bids, self._bid_keys, -price
+        else:
+            levels, keys, key = self._asks, self._ask_keys, price
         heappush(keys, key)
         if len(keys) > 2 * len(levels) + 64:
             # Levels removed below the top leave stale keys behind; drop them now and then.
             sign = 1 if key > 0 else -1
-            keys[:] = [price * sign for price in levels]
+            keys[:] = [p * sign for p in levels]
             keys.append(key)
             heapify(keys)
-        return Level(side, price)
+        return Level(self, side, price)
 
-    def _remove(
+    def remove(
         self, order: Order, order_id: int, user: int, seq: int, ts: int, reason: CancelReason,
         out: list[Event],
     ) -> None:
-        """Mark a resting order dead, already out of the index, and report it gone."""
-        left = order[0]
-        order[0] = 0
-        level: Level = order[2]
-        side, price = level.side, level.price
-        total = level.total = level.total - left
+        """Take a resting order (of `order_id`, `user`) out and report it gone."""
+        del self._orders[order_id]
+        left = order[BOOK_LEFT]
+        level: Level = order[LEVEL]
+        total = self.unlink(order, left, level)
+        symbol, side = self.symbol, level.side
+        out.append(_new(OrderCancelled, (seq, ts, order_id, user, symbol, side, left, reason)))
+        self.version += 1
+        out.append(_new(LevelChanged, (seq, symbol, side, level.price, total, self.version)))
+
+    def unlink(self, order: Order, left: int, level: Level) -> int:
+        """Mark a resting order with `left` lots in `level` dead, already out of the index;
+        return the level's new total."""
+        order[BOOK_LEFT] = 0
+        total: int = level.total - left
+        level.total = total
         if not total:
-            if side is BUY:
+            if level.side is BUY:
                 levels, keys, sign = self._bids, self._bid_keys, -1
             else:
                 levels, keys, sign = self._asks, self._ask_keys, 1
-            del levels[price]
+            del levels[level.price]
             while keys and keys[0] * sign not in levels:
                 heappop(keys)
         else:
             level.dead += 1
             if level.dead > 16 and level.dead * 2 > len(level.orders):
-                level.orders = deque(o for o in level.orders if o[0])
+                level.orders = deque(filter(_live, level.orders))
                 level.dead = 0
-        symbol = self.symbol
-        out.append(_new(OrderCancelled, (seq, ts, order_id, user, symbol, side, left, reason)))
-        self.version += 1
-        out.append(_new(LevelChanged, (seq, symbol, side, price, total, self.version)))
+        return total
 
     # ---- queries --------------------------------------------------------------------
 
@@ -377,9 +442,9 @@ class OrderBook:
         """Yield one side's live orders in priority order, as (command, remaining lots)."""
         levels = self._bids if side is BUY else self._asks
         for price in sorted(levels, reverse=side is BUY):
-            for remaining, placed, _ in levels[price].orders:
-                if remaining:
-                    yield placed, remaining
+            for order in levels[price].orders:
+                if order[BOOK_LEFT]:
+                    yield order[COMMAND], order[BOOK_LEFT]
 
     def __len__(self) -> int:
         return len(self._orders)
@@ -396,15 +461,21 @@ class OrderBook:
         }
 
     @classmethod
-    def from_state(cls, market: Market, state: dict[str, Any]) -> "OrderBook":
+    def from_state(
+        cls, market: Market, state: dict[str, Any],
+        records: Callable[[PlaceOrder], Order] = new_order,
+    ) -> "OrderBook":
+        """Rebuild a book from `to_state`; `records` gives each order's record (risk's)."""
         book = cls(market)
         for name, levels in (("bids", book._bids), ("asks", book._asks)):
             for remaining, fields in state[name]:
                 placed = place_order_from_list(fields)
                 level = levels.get(placed.price)
                 if level is None:
-                    level = levels[placed.price] = Level(placed.side, placed.price)
-                order = [remaining, placed, level]
+                    level = levels[placed.price] = Level(book, placed.side, placed.price)
+                order = records(placed)
+                order[BOOK_LEFT] = remaining
+                order[LEVEL] = level
                 level.orders.append(order)
                 level.total += remaining
                 book._orders[placed.order_id] = order

@@ -16,17 +16,14 @@ Invariants (checked by the property tests after every command)
       plus held equals what was granted. Fees move quote from traders to the fee account.
 
 Layout
-    All balances live in one flat array of signed 64-bit integers: an account owns
-    2 x (number of assets) slots from `account.slot`, available then held for each asset.
-    One array keeps every balance on a few memory pages; on this hardware a cache or TLB
-    miss costs more than the rest of an order's risk check. A balance beyond 2**63 - 1
-    minor units raises OverflowError, which stops the service: grants are bounded far below.
-    An open order is a list, `[held, remaining lots, balance slot, client order id,
-    PlaceOrder]`, in one index by order id. Settling, releasing and cancelling read the
-    hold and the balance array only, never the account: a cold read costs more here than
-    the arithmetic. Each account lists the ids of its orders for cancel-all; the list is
-    appended to on place and pruned of closed orders as it grows, so closing an order
-    does not touch it.
+    Each account keeps its balances in one list, available then held for each asset in
+    the configuration's order, and its open orders in a dict by order id, oldest first:
+    the order of `orders` (risk writes `RISK_LEFT`, `HELD`, `ACCOUNT` and `OFFSET`). A
+    hold knows its account and where the held asset's balance starts in it, so settling,
+    releasing and cancelling index small constant offsets (Python's cached small ints)
+    and never look an account up. An order id is unique per user: each account's dict is
+    also what proves that a cancel names the user's own order, and what cancel-all walks.
+    Balances are Python ints: no overflow, and no boxing as an `array` would need.
 
 Partitioning
     A ledger may own only some users (one risk partition). `apply` settles only the
@@ -34,7 +31,6 @@ Partitioning
     partition applies every trade that concerns it.
 """
 
-from array import array
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
@@ -57,29 +53,26 @@ from exchange.core.events import (
     TradeExecuted,
 )
 from exchange.core.markets import PPM, Config, Market
+from exchange.core.orders import ACCOUNT, COMMAND, HELD, OFFSET, RISK_LEFT, Order
 from exchange.core.types import OrderType, Reject, Side, TimeInForce
 
 FEE_ACCOUNT = 0  # the user id that collects fees; no one can trade as it
 BUY = Side.BUY
 LIMIT = OrderType.LIMIT
 
-# [held amount, remaining lots, slot of the held asset's balance, client order id, command]
-Hold = list[Any]
-
 
 class Account:
-    __slots__ = ("client_ids", "order_ids", "pruned", "slot", "user")
+    __slots__ = ("balances", "client_ids", "orders", "user")
 
-    def __init__(self, user: int, slot: int) -> None:
+    def __init__(self, user: int, width: int) -> None:
         self.user = user
-        self.slot = slot  # where this account's balances start in the ledger's array
-        self.order_ids: list[int] = []  # open orders, oldest first, and some closed ones
-        self.pruned = 0  # len(order_ids) after the last pruning
+        self.balances = [0] * width  # available, held of each asset
+        self.orders: dict[int, Order] = {}  # open orders by id, oldest first
         self.client_ids: dict[str, int] = {}  # client order id -> order id, open orders only
 
 
 class Terms(NamedTuple):
-    """A market's numbers as risk uses them; `base` and `quote` are balance slot offsets."""
+    """A market's numbers as risk uses them; `base` and `quote` are balance offsets."""
 
     market: Market
     base: int
@@ -108,11 +101,9 @@ class Ledger:
                             m.max_price)
             for m in config.markets
         }
-        self._balances = array("q")
-        self._width = 2 * len(self._assets)  # balance slots per account
+        self._width = 2 * len(self._assets)  # balances per account
         self._accounts: dict[int, Account] = {}
-        self._holds: dict[int, Hold] = {}  # open orders by order id
-        self._fee_account = self._new_account(FEE_ACCOUNT)
+        self._fee_account = Account(FEE_ACCOUNT, self._width)
         self.granted: dict[str, int] = dict.fromkeys(self._assets, 0)
         self._on_event: dict[type, Callable[[Any], None]] = {
             TradeExecuted: self._settle,
@@ -122,25 +113,32 @@ class Ledger:
             OrderReduced: self._reduced,
         }
 
-    def _new_account(self, user: int) -> Account:
-        account = Account(user, len(self._balances))
-        self._balances.extend([0] * self._width)
-        return account
-
     # ---- commands from users --------------------------------------------------------
 
     def open_account(self, cmd: OpenAccount) -> AccountOpened | OrderRejected:
         """Create an account with the configured starting grant."""
         if cmd.user in self._accounts or cmd.user <= 0:
             return OrderRejected(cmd.seq, cmd.ts, 0, cmd.user, "", Reject.ACCOUNT_EXISTS)
-        account = self._accounts[cmd.user] = self._new_account(cmd.user)
+        account = self._accounts[cmd.user] = Account(cmd.user, self._width)
         for code, amount in self.config.grants:
-            self._balances[account.slot + self._offset[code]] += amount
+            account.balances[self._offset[code]] += amount
             self.granted[code] += amount
         return AccountOpened(cmd.seq, cmd.ts, cmd.user)
 
     def place(self, cmd: PlaceOrder) -> PlaceOrder | OrderRejected:
         """Hold what the order may cost and pass it on to the book, or refuse it."""
+        checked = self.hold(cmd)
+        if isinstance(checked, OrderRejected):
+            return checked
+        placed: PlaceOrder = checked[COMMAND]
+        return placed
+
+    def hold(self, cmd: PlaceOrder) -> Order | OrderRejected:
+        """Hold what the order may cost and return its record (see `orders`), or refuse it.
+
+        The record's command is what the book must be given: a market buy by quantity
+        alone learns there the budget risk held for it.
+        """
         _, _, order_id, user, symbol, side, kind, _, price, qty, quote_qty, client_id, _ = cmd
         account = self._accounts.get(user)
         if account is None:
@@ -160,27 +158,23 @@ class Ledger:
             if isinstance(checked, OrderRejected):
                 return checked
             need = checked
-        if order_id in self._holds:
+        orders = account.orders
+        if order_id in orders:
             return _rejected(cmd, Reject.DUPLICATE_ORDER_ID)
         if client_id and client_id in account.client_ids:
             return _rejected(cmd, Reject.DUPLICATE_CLIENT_ORDER_ID)
-        slot = account.slot + (terms.quote if buy else terms.base)
-        balances = self._balances
-        if balances[slot] < need:
+        offset = terms.quote if buy else terms.base
+        balances = account.balances
+        if balances[offset] < need:
             return _rejected(cmd, Reject.INSUFFICIENT_FUNDS)
-        balances[slot] -= need
-        balances[slot + 1] += need
+        balances[offset] -= need
+        balances[offset + 1] += need
         if buy and kind is not LIMIT and need != quote_qty:
             cmd = cmd._replace(quote_qty=need)  # the budget the book may spend
-        self._holds[order_id] = [need, qty, slot, client_id, cmd]
-        order_ids = account.order_ids
-        order_ids.append(order_id)
-        if len(order_ids) > 2 * account.pruned + 32:
-            order_ids[:] = [i for i in order_ids if i in self._holds]
-            account.pruned = len(order_ids)
+        order = orders[order_id] = [0, qty, need, account, offset, None, cmd]
         if client_id:
             account.client_ids[client_id] = order_id
-        return cmd
+        return order
 
     def _market_order_need(
         self, cmd: PlaceOrder, terms: Terms, account: Account
@@ -197,27 +191,27 @@ class Ledger:
         if quote_qty < 0 or not (qty or quote_qty):
             return _rejected(cmd, Reject.INVALID_QUANTITY)
         # Risk cannot see the book, so a buy by quantity alone may spend all it has.
-        need = quote_qty or self._balances[account.slot + terms.quote]
+        need = quote_qty or account.balances[terms.quote]
         return need if need else _rejected(cmd, Reject.INSUFFICIENT_FUNDS)
 
     def cancel(self, cmd: CancelOrder) -> CancelOrder | CancelRejected:
         """Check the order is the user's own and name it for the book."""
-        hold = self._find(cmd.user, cmd.order_id, cmd.client_order_id)
-        if hold is None:
+        order = self.find(cmd.user, cmd.order_id, cmd.client_order_id)
+        if order is None:
             return CancelRejected(cmd.seq, cmd.ts, cmd.order_id, cmd.user, cmd.client_order_id,
                                   Reject.UNKNOWN_ORDER)
-        placed: PlaceOrder = hold[4]
+        placed: PlaceOrder = order[COMMAND]
         return CancelOrder(cmd.seq, cmd.ts, cmd.user, placed.order_id, cmd.client_order_id,
                            placed.market)
 
     def reduce(self, cmd: ReduceOrder) -> ReduceOrder | CancelRejected:
         """Check the order is the user's own and the reduction positive; name it for the book."""
-        hold = self._find(cmd.user, cmd.order_id, cmd.client_order_id)
-        if hold is None or cmd.reduce_by <= 0:
-            reason = Reject.UNKNOWN_ORDER if hold is None else Reject.INVALID_QUANTITY
+        order = self.find(cmd.user, cmd.order_id, cmd.client_order_id)
+        if order is None or cmd.reduce_by <= 0:
+            reason = Reject.UNKNOWN_ORDER if order is None else Reject.INVALID_QUANTITY
             return CancelRejected(cmd.seq, cmd.ts, cmd.order_id, cmd.user, cmd.client_order_id,
                                   reason)
-        placed: PlaceOrder = hold[4]
+        placed: PlaceOrder = order[COMMAND]
         return ReduceOrder(cmd.seq, cmd.ts, cmd.user, placed.order_id, cmd.reduce_by,
                            cmd.client_order_id, placed.market)
 
@@ -227,26 +221,21 @@ class Ledger:
         if account is None:
             return []
         cancels = []
-        for order_id in account.order_ids:
-            hold = self._holds.get(order_id)
-            if hold is None:
-                continue
-            placed: PlaceOrder = hold[4]
-            if placed.user == cmd.user and (not cmd.market or placed.market == cmd.market):
-                cancels.append(CancelOrder(cmd.seq, cmd.ts, cmd.user, order_id, hold[3],
-                                           placed.market))
+        for order_id, order in account.orders.items():
+            placed: PlaceOrder = order[COMMAND]
+            if not cmd.market or placed.market == cmd.market:
+                cancels.append(CancelOrder(cmd.seq, cmd.ts, cmd.user, order_id,
+                                           placed.client_order_id, placed.market))
         return cancels
 
-    def _find(self, user: int, order_id: int, client_order_id: str) -> Hold | None:
-        if not order_id:
-            account = self._accounts.get(user)
-            if account is None:
-                return None
-            order_id = account.client_ids.get(client_order_id, 0)
-        hold = self._holds.get(order_id)
-        if hold is None or hold[4].user != user:
+    def find(self, user: int, order_id: int, client_order_id: str = "") -> Order | None:
+        """Return the open order of `user` named by `order_id`, or by client id if that is 0."""
+        account = self._accounts.get(user)
+        if account is None:
             return None
-        return hold
+        if not order_id:
+            order_id = account.client_ids.get(client_order_id, 0)
+        return account.orders.get(order_id)
 
     # ---- events from the book -------------------------------------------------------
 
@@ -262,67 +251,51 @@ class Ledger:
         terms = self._terms[trade.market]
         qty = trade.qty
         notional = trade.price * qty * terms.quote_scale
-        base_amount = qty * terms.base_scale
-        balances = self._balances
-        fees = self._fee_account.slot + terms.quote
-        holds = self._holds
-        for order_id, fee in ((trade.maker_order_id, trade.maker_fee),
-                              (trade.taker_order_id, trade.taker_fee)):
-            hold = holds.get(order_id)
-            if hold is None:
+        accounts = self._accounts
+        for user, order_id, fee in ((trade.maker_user, trade.maker_order_id, trade.maker_fee),
+                                    (trade.taker_user, trade.taker_order_id, trade.taker_fee)):
+            account = accounts.get(user)
+            if account is None:
                 continue  # another partition's user
-            held, remaining, slot, _, placed = hold
-            remaining -= qty
-            hold[1] = remaining
-            if placed.side is BUY:  # `slot` is the quote balance's
-                cost = notional + fee
-                if placed.type is LIMIT:
-                    still_needed = terms.buy_obligation(placed.price, remaining)
-                else:
-                    still_needed = held - cost
-                balances[slot + 1] -= held - still_needed
-                balances[slot] += held - still_needed - cost
-                hold[0] = still_needed
-                balances[slot - terms.quote + terms.base] += base_amount
-            else:  # `slot` is the base balance's
-                hold[0] = held - base_amount
-                balances[slot + 1] -= base_amount
-                balances[slot - terms.base + terms.quote] += notional - fee
-            balances[fees] += fee
+            order = account.orders.get(order_id)
+            if order is None:
+                continue  # not an open order here: nothing to settle
+            settle(order, terms, qty, notional, fee)
+            self._fee_account.balances[terms.quote] += fee
+
+    def settlement(self, symbol: str) -> "Settlement":
+        """Return what settles the fills of `symbol`'s book as they happen (`book.Risk`)."""
+        return Settlement(self._terms[symbol], self._fee_account.balances)
 
     def _reduced(self, event: OrderReduced) -> None:
-        hold = self._holds.get(event.order_id)
-        if hold is None:
+        order = self.find(event.user, event.order_id)
+        if order is None:
             return
-        held, _, slot, _, placed = hold
-        hold[1] = remaining = event.remaining
+        remaining = order[RISK_LEFT] = event.remaining
+        placed: PlaceOrder = order[COMMAND]
         terms = self._terms[event.market]
         if placed.side is BUY:
             still_needed = terms.buy_obligation(placed.price, remaining)
         else:
             still_needed = remaining * terms.base_scale
-        self._balances[slot + 1] -= held - still_needed
-        self._balances[slot] += held - still_needed
-        hold[0] = still_needed
+        release(order, order[HELD] - still_needed)
 
     def _close(self, event: OrderDone | OrderCancelled | OrderRejected) -> None:
-        hold = self._holds.pop(event.order_id, None)
-        if hold is None:
+        account = self._accounts.get(event.user)
+        if account is None:
             return
-        held, _, slot, client_id, _ = hold
-        if client_id:
-            del self._accounts[event.user].client_ids[client_id]
-        if held:
-            self._balances[slot + 1] -= held
-            self._balances[slot] += held
+        order = account.orders.pop(event.order_id, None)
+        if order is None:
+            return
+        close(order)
 
     # ---- queries --------------------------------------------------------------------
 
     def balance(self, user: int, asset: str) -> tuple[int, int]:
         """Return (available, held) in minor units."""
         account = self._fee_account if user == FEE_ACCOUNT else self._accounts[user]
-        slot = account.slot + self._offset[asset]
-        return self._balances[slot], self._balances[slot + 1]
+        offset = self._offset[asset]
+        return account.balances[offset], account.balances[offset + 1]
 
     def balances(self, user: int) -> dict[str, tuple[int, int]]:
         """Return every asset's (available, held) of one account."""
@@ -330,9 +303,8 @@ class Ledger:
 
     def balance_rows(self, user: int) -> tuple[tuple[str, int, int], ...]:
         """Return (asset, available, held) for every asset of one account."""
-        slot = self._accounts[user].slot
-        balances = self._balances
-        return tuple((code, balances[slot + offset], balances[slot + offset + 1])
+        balances = self._accounts[user].balances
+        return tuple((code, balances[offset], balances[offset + 1])
                      for code, offset in self._offset.items())
 
     def has_account(self, user: int) -> bool:
@@ -342,19 +314,24 @@ class Ledger:
         """Return every account, the fee account first."""
         return [self._fee_account, *self._accounts.values()]
 
+    def account(self, user: int) -> Account | None:
+        return self._accounts.get(user)
+
+    def terms(self, symbol: str) -> Terms | None:
+        return self._terms.get(symbol)
+
     def open_orders(self, user: int) -> list[tuple[PlaceOrder, int, int]]:
         """Return a user's open orders, oldest first, as (command, remaining lots, held)."""
         account = self._accounts.get(user)
         if account is None:
             return []
-        holds = [self._holds.get(order_id) for order_id in account.order_ids]
-        return [(h[4], h[1], h[0]) for h in holds if h is not None and h[4].user == user]
+        return [(o[COMMAND], o[RISK_LEFT], o[HELD]) for o in account.orders.values()]
 
     def totals(self) -> dict[str, int]:
         """Sum available + held per asset over every account, the fee account included."""
-        width = self._width
+        accounts = self.accounts()
         return {
-            code: sum(self._balances[offset::width]) + sum(self._balances[offset + 1::width])
+            code: sum(a.balances[offset] + a.balances[offset + 1] for a in accounts)
             for code, offset in self._offset.items()
         }
 
@@ -383,21 +360,124 @@ class Ledger:
             if user == FEE_ACCOUNT:
                 account = ledger._fee_account
             else:
-                account = ledger._accounts[user] = ledger._new_account(user)
+                account = ledger._accounts[user] = Account(user, ledger._width)
             for code, available, held in balances:
-                slot = account.slot + ledger._offset[code]
-                ledger._balances[slot] = available
-                ledger._balances[slot + 1] = held
+                offset = ledger._offset[code]
+                account.balances[offset] = available
+                account.balances[offset + 1] = held
             for held, remaining, fields in holds:
                 placed = place_order_from_list(fields)
                 terms = ledger._terms[placed.market]
-                slot = account.slot + (terms.quote if placed.side is BUY else terms.base)
-                ledger._holds[placed.order_id] = [held, remaining, slot, placed.client_order_id,
-                                                  placed]
-                account.order_ids.append(placed.order_id)
+                offset = terms.quote if placed.side is BUY else terms.base
+                account.orders[placed.order_id] = [0, remaining, held, account, offset, None,
+                                                   placed]
                 if placed.client_order_id:
                     account.client_ids[placed.client_order_id] = placed.order_id
         return ledger
+
+
+class Settlement:
+    """Risk's side of one market's matching in the book's own process (`book.Risk`).
+
+    It settles with the records in hand what `Ledger.apply` settles from the events,
+    without their lookups, and the taker once for all its fills. The market's numbers
+    are slots of its own: reading a NamedTuple field costs more.
+    """
+
+    __slots__ = ("base", "base_scale", "fee_ppm", "fees", "quote", "quote_scale", "terms")
+
+    def __init__(self, terms: Terms, fees: list[int]) -> None:
+        self.terms = terms
+        self.base, self.quote = terms.base, terms.quote
+        self.base_scale, self.quote_scale = terms.base_scale, terms.quote_scale
+        self.fee_ppm = terms.max_fee_ppm
+        self.fees = fees  # the fee account's balances
+
+    def fill(self, maker: Order, notional: int, qty: int, fee: int) -> None:
+        # `settle` for a resting order, which is always a limit order, inline.
+        placed: PlaceOrder = maker[COMMAND]
+        account: Account = maker[ACCOUNT]
+        balances = account.balances
+        remaining = maker[RISK_LEFT] = maker[RISK_LEFT] - qty
+        if placed.side is BUY:
+            held = maker[HELD]
+            still_needed = placed.price * remaining * self.quote_scale
+            if self.fee_ppm:
+                still_needed += still_needed * self.fee_ppm // PPM
+            maker[HELD] = still_needed
+            quote = self.quote
+            balances[quote + 1] -= held - still_needed
+            balances[quote] += held - still_needed - notional - fee
+            balances[self.base] += qty * self.base_scale
+        else:
+            base_amount = qty * self.base_scale
+            maker[HELD] -= base_amount
+            base = self.base
+            balances[base + 1] -= base_amount
+            balances[self.quote] += notional - fee
+        if fee:
+            self.fees[self.quote] += fee
+        if not remaining:  # filled: it held exactly what it paid, so nothing to release
+            del account.orders[placed.order_id]
+            if placed.client_order_id:
+                del account.client_ids[placed.client_order_id]
+
+    def took(self, taker: Order, notional: int, qty: int, fee: int) -> None:
+        settle(taker, self.terms, qty, notional, fee)
+        if fee:
+            self.fees[self.quote] += fee
+
+    def closed(self, order: Order) -> None:
+        placed: PlaceOrder = order[COMMAND]
+        account: Account = order[ACCOUNT]
+        del account.orders[placed.order_id]
+        close(order)
+
+
+def settle(order: Order, terms: Terms, qty: int, notional: int, fee: int) -> None:
+    """Settle one side of a trade of `qty` lots worth `notional` quote, paying `fee`."""
+    held = order[HELD]
+    remaining = order[RISK_LEFT] = order[RISK_LEFT] - qty
+    placed: PlaceOrder = order[COMMAND]
+    balances: list[int] = order[ACCOUNT].balances
+    _, base, quote, base_scale, quote_scale, max_fee_ppm, _, _, _ = terms
+    if placed.side is BUY:
+        cost = notional + fee
+        if placed.type is LIMIT:  # what the rest may cost: `Terms.buy_obligation`, inline
+            still_needed = placed.price * remaining * quote_scale
+            if max_fee_ppm:
+                still_needed += still_needed * max_fee_ppm // PPM
+        else:
+            still_needed = held - cost
+        balances[quote + 1] -= held - still_needed
+        balances[quote] += held - still_needed - cost
+        order[HELD] = still_needed
+        balances[base] += qty * base_scale
+    else:
+        base_amount = qty * base_scale
+        order[HELD] = held - base_amount
+        balances[base + 1] -= base_amount
+        balances[quote] += notional - fee
+
+
+def release(order: Order, amount: int) -> None:
+    """Move `amount` of what `order` holds back to its owner's available balance."""
+    balances: list[int] = order[ACCOUNT].balances
+    offset: int = order[OFFSET]
+    balances[offset + 1] -= amount
+    balances[offset] += amount
+    order[HELD] -= amount
+
+
+def close(order: Order) -> None:
+    """Release all an order still holds and free its client order id; it is already out
+    of its account's open orders."""
+    placed: PlaceOrder = order[COMMAND]
+    if placed.client_order_id:
+        del order[ACCOUNT].client_ids[placed.client_order_id]
+    held = order[HELD]
+    if held:
+        release(order, held)
 
 
 def _rejected(cmd: PlaceOrder, reason: Reject) -> OrderRejected:
