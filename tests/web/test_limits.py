@@ -52,7 +52,7 @@ def test_a_body_under_the_limit_is_read(alice: User) -> None:
     assert_error(answer, 400, "invalid_field", "note")  # unknown fields are refused
 
 
-def test_wrong_passwords_lock_that_user_id_only(exchange_server: str, alice: User,
+def test_wrong_passwords_lock_that_user_id_from_that_address(exchange_server: str, alice: User,
                                                 bob: User) -> None:
     with httpx.Client(base_url=exchange_server + API) as stranger:
         for _ in range(5):
@@ -75,27 +75,29 @@ def test_wrong_passwords_lock_that_user_id_only(exchange_server: str, alice: Use
 def test_the_gate_locks_after_failures_in_a_row_until_the_lockout_passes() -> None:
     now = [100.0]
     gate = PasswordGate(failures=3, lockout=60, clock=lambda: now[0])
+    guesser = (7, "10.0.0.1")
     for _ in range(2):
-        gate.failed(7)
-    gate.check(7)  # two in a row: not yet
-    gate.succeeded(7)  # and a success starts the count again
+        gate.failed(guesser)
+    gate.check(guesser)  # two in a row: not yet
+    gate.succeeded(guesser)  # and a success starts the count again
     for _ in range(2):
-        gate.failed(7)
-    gate.check(7)
-    gate.failed(7)
+        gate.failed(guesser)
+    gate.check(guesser)
+    gate.failed(guesser)
     with pytest.raises(ApiError) as refused:
-        gate.check(7)
+        gate.check(guesser)
     assert (refused.value.status, refused.value.code) == (429, "too_many_attempts")
     assert "retry in 60 s" in refused.value.message
-    gate.check(8)  # other users are not affected
+    gate.check((8, "10.0.0.1"))  # other users are not affected
+    gate.check((7, "10.0.0.2"))  # nor the same user from elsewhere
     now[0] += 59.5
     with pytest.raises(ApiError):
-        gate.check(7)
+        gate.check(guesser)
     now[0] += 1
-    gate.check(7)  # the lockout passed: one more try ...
-    gate.failed(7)
+    gate.check(guesser)  # the lockout passed: one more try ...
+    gate.failed(guesser)
     with pytest.raises(ApiError):  # ... and a wrong one locks it again at once
-        gate.check(7)
+        gate.check(guesser)
 
 
 def test_the_gate_refuses_work_when_too_much_waits() -> None:

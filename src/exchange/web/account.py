@@ -39,11 +39,14 @@ async def sign_up(ctx: Ctx, body: SignUpBody, request: Request,
 async def log_in(ctx: Ctx, body: LogInBody, request: Request,
                  response: Response) -> dict[str, Any]:
     """Log in with a user id and password."""
-    ctx.passwords.check(body.user_id)
+    # Counted per user id and client address: a stranger guessing from one address
+    # cannot lock the user out of logging in from theirs.
+    attempt = (body.user_id, request.client.host if request.client else "")
+    ctx.passwords.check(attempt)
     if not await ctx.passwords.run(ctx.accounts.verify, body.user_id, body.password):
-        ctx.passwords.failed(body.user_id)
+        ctx.passwords.failed(attempt)
         raise ApiError(401, "unauthenticated", "wrong user id or password")
-    ctx.passwords.succeeded(body.user_id)
+    ctx.passwords.succeeded(attempt)
     if not ctx.gateway.views.user(body.user_id).opened:
         await ctx.gateway.open_account(body.user_id)  # a crash came between sign-up and this
     return _logged_in(ctx, body.user_id, request, response)

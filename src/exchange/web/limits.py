@@ -6,15 +6,16 @@ refused with 413 before the app reads it, not parsed into memory first.
 Password hashing (argon2id) costs tens to hundreds of milliseconds of CPU on purpose, so
 sign-up and log-in are the cheapest way to load the server. `PasswordGate` runs at most a
 few hashes at a time and lets a bounded number wait; beyond that it answers 429 at once
-rather than let a queue grow. A user id that got `failures` wrong passwords in a row is
-locked for `lockout` seconds (its password is not even checked meanwhile), which makes
-guessing slow. The counts live in this gateway's memory: each gateway keeps its own.
+rather than let a queue grow. A log-in attempt that got `failures` wrong passwords in a
+row (counted per user id and client address, so one guesser cannot lock the user out
+everywhere) is locked for `lockout` seconds, its password not even checked meanwhile,
+which makes guessing slow. The counts live in this gateway's memory: each keeps its own.
 """
 
 import asyncio
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import TypeVar
 
 from starlette.exceptions import HTTPException
@@ -24,9 +25,10 @@ from exchange.web.errors import ApiError
 from exchange.web.responses import Json
 
 MAX_BODY = 64 * 1024
-_TRACKED = 100_000  # user ids with failed log-ins remembered at most (oldest forgotten)
+_TRACKED = 100_000  # attempts with failed log-ins remembered at most (oldest forgotten)
 
 T = TypeVar("T")
+Attempt = Hashable  # what failures are counted by: (user id, client address) for log-ins
 
 
 class BodyLimit:
@@ -77,7 +79,7 @@ class PasswordGate:
         self.clock = clock
         self._slots = asyncio.Semaphore(hashers)
         self._queued = 0
-        self._failed: dict[int, tuple[int, float]] = {}  # user -> (wrong in a row, last at)
+        self._failed: dict[Attempt, tuple[int, float]] = {}  # -> (wrong in a row, last at)
 
     async def run(self, work: Callable[..., T], *args: object) -> T:
         """Run `work(*args)` in a thread once a slot is free; 429 if too many wait."""
@@ -90,19 +92,19 @@ class PasswordGate:
         finally:
             self._queued -= 1
 
-    def check(self, user: int) -> None:
-        """Refuse a log-in attempt for a locked user id."""
-        wrong, last = self._failed.get(user, (0, 0.0))
+    def check(self, attempt: Attempt) -> None:
+        """Refuse a locked log-in attempt."""
+        wrong, last = self._failed.get(attempt, (0, 0.0))
         left = last + self.lockout - self.clock()
         if wrong >= self.failures and left > 0:
-            raise ApiError(429, "too_many_attempts", f"too many wrong passwords for this user; "
-                           f"retry in {math.ceil(left)} s")
+            raise ApiError(429, "too_many_attempts", "too many wrong passwords for this user "
+                           f"from here; retry in {math.ceil(left)} s")
 
-    def failed(self, user: int) -> None:
-        wrong, _ = self._failed.pop(user, (0, 0.0))
-        self._failed[user] = (wrong + 1, self.clock())  # re-inserted: the newest is last
+    def failed(self, attempt: Attempt) -> None:
+        wrong, _ = self._failed.pop(attempt, (0, 0.0))
+        self._failed[attempt] = (wrong + 1, self.clock())  # re-inserted: the newest is last
         while len(self._failed) > _TRACKED:
             del self._failed[next(iter(self._failed))]
 
-    def succeeded(self, user: int) -> None:
-        self._failed.pop(user, None)
+    def succeeded(self, attempt: Attempt) -> None:
+        self._failed.pop(attempt, None)
