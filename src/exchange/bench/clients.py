@@ -19,6 +19,7 @@ import asyncio
 import time
 from collections import Counter
 from dataclasses import dataclass
+from decimal import Decimal
 from random import Random
 
 import orjson
@@ -264,7 +265,7 @@ class Trader:
             if order["status"] in LIVE and order_id not in self.open_at:
                 self.open_at[order_id] = len(self.open)
                 self.open.append(order_id)
-            if float(order["filled"]) > 0:
+            if Decimal(order["filled"]):  # a decimal string; never a float
                 arrived = self.early_fills.pop(order_id, None)
                 if arrived is None:
                     self.awaiting_fill[order_id] = start

@@ -5,7 +5,7 @@ match. What match reports about a user's orders comes back here to be settled, a
 goes on to the user. A ledger per partition, so a partition's state can move alone.
 """
 
-from typing import Any
+from typing import Any, cast
 
 from exchange.bus.port import Outgoing, Record
 from exchange.core.commands import CancelAll, CancelOrder, OpenAccount, PlaceOrder, ReduceOrder
@@ -45,8 +45,13 @@ class RiskService(Processor):
         ledger = self.ledger(record.partition)
         kind = message.__class__
         if kind is PlaceOrder:
-            checked = ledger.place(message)  # type: ignore[arg-type]
-            self._pass_on(checked, record.key, out)
+            placed = cast(PlaceOrder, message)
+            checked = ledger.place(placed)
+            if checked is placed:  # let through as it came: its bytes need no re-encoding
+                out.append(Outgoing(topics.MATCH, topics.market_key(placed.market),
+                                    record.value))
+            else:  # refused, or with the budget risk set for a market buy
+                self._pass_on(checked, record.key, out)
             if checked.__class__ is PlaceOrder:
                 self._balances(ledger, checked.seq, checked.user, out)
         elif kind is CancelOrder:

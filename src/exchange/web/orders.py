@@ -2,7 +2,7 @@
 
 from typing import NamedTuple
 
-from exchange.core.markets import Config
+from exchange.core.markets import Config, Market
 from exchange.core.numbers import InvalidNumber
 from exchange.core.types import OrderType, SelfTrade, Side, TimeInForce
 from exchange.web.errors import ApiError
@@ -33,15 +33,17 @@ def invalid(error: InvalidNumber) -> ApiError:
     return ApiError(400, _CODES.get(error.field, "invalid_field"), str(error), error.field)
 
 
-def market_of(config: Config, symbol: str) -> None:
-    if not any(m.symbol == symbol for m in config.markets):
-        raise ApiError(404, "unknown_market", f"no market {symbol!r}", "market")
+def market_of(config: Config, symbol: str) -> Market:
+    """Return the market named `symbol`, or raise 404 naming the field."""
+    try:
+        return config.market(symbol)
+    except KeyError:
+        raise ApiError(404, "unknown_market", f"no market {symbol!r}", "market") from None
 
 
 def parse_place(config: Config, body: PlaceOrderBody) -> PlaceArgs:
     """Check an order's fields against its market; raise ApiError naming the field at fault."""
-    market_of(config, body.market)
-    market = config.market(body.market)
+    market = market_of(config, body.market)
     side = _SIDES[body.side]
     try:
         if body.type == "limit":
