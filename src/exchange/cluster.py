@@ -79,10 +79,13 @@ def run_gateway(wiring: Wiring, host: str, port: int) -> int:
     from exchange.runtime import tune_gc  # noqa: PLC0415
     from exchange.services.accounts import Accounts  # noqa: PLC0415
     from exchange.services.gateway import Gateway  # noqa: PLC0415
+    from exchange.store.redis_models import RedisModels  # noqa: PLC0415
     from exchange.web.app import create_app  # noqa: PLC0415
 
     bus, store = connect(wiring)
-    gateway = Gateway(wiring.config, bus, store)
+    # What any gateway folds is recorded in Redis, and REST reads it there.
+    models = RedisModels(wiring.config, wiring.redis, wiring.namespace)
+    gateway = Gateway(wiring.config, bus, store, models=models)
     app = create_app(wiring.config, gateway, Accounts(store))
     server = Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                    ws="websockets-sansio", http="httptools", lifespan="off"))
@@ -100,6 +103,7 @@ def run_gateway(wiring: Wiring, host: str, port: int) -> int:
     try:
         event_loop_run(serve())
     finally:
+        models.close()
         store.close()
         bus.close()
     print("exchange gateway: stopped", file=sys.stderr, flush=True)

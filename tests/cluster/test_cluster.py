@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 
 from tests.cluster.conftest import Processes
 from tests.web.client import MARKET, User, socket
@@ -71,6 +72,15 @@ def test_users_on_two_gateways_trade_and_both_gateways_see_it(processes: Process
                     assert Decimal(balances["USD"]["total"]) == Decimal(usd)
             tape = httpx.get(f"{url}/api/v1/markets/{MARKET}/trades").json()
             assert [(t["price"], t["quantity"]) for t in tape] == [("4.00", "1.5000")]
+        # What both gateways serve is what Redis holds: change it there, and both say so.
+        namespace = processes.flags[processes.flags.index("--namespace") + 1]
+        with redis.Redis.from_url(processes.flags[processes.flags.index("--redis") + 1]) as db:
+            assert db.llen(f"{namespace}:view:fills:{alice.user_id}") == 1
+            db.set(f"{namespace}:view:bal:{alice.user_id}", '{"USD": [1, 2]}')
+        for url in (one, two):
+            with User(url, user_id=alice.user_id) as there:
+                cash = there.balances()["USD"]
+                assert (cash["available"], cash["held"]) == ("0.000001", "0.000002"), cash
         alice.close()
         bob.close()
     finally:

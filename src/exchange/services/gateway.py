@@ -17,11 +17,11 @@ write (group commit), not one each, and the event loop never waits on the disk.
 """
 
 import asyncio
+import logging
 import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -30,7 +30,6 @@ from exchange.bus.port import Bus, Consumer
 from exchange.core.commands import CancelAll, CancelOrder, OpenAccount, PlaceOrder, ReduceOrder
 from exchange.core.events import (
     AccountOpened,
-    BalancesChanged,
     CancelRejected,
     Event,
     OrderAccepted,
@@ -38,16 +37,25 @@ from exchange.core.events import (
     OrderDone,
     OrderReduced,
     OrderRejected,
-    TradeExecuted,
 )
 from exchange.core.markets import Config
 from exchange.core.types import OrderType, Reject, SelfTrade, Side, TimeInForce
 from exchange.services import topics
-from exchange.services.views import Candle, OrderView, Views
+from exchange.services.readmodels import (
+    Changes,
+    LocalModels,
+    MarketChanges,
+    ReadModels,
+    Record,
+    UserChanges,
+    fold,
+)
+from exchange.services.views import OrderView, Views
 from exchange.services.wire import decode_event, encode
-from exchange.store.port import Store
+from exchange.store.port import Store, StoreError
 
 SNAPSHOT = "gateway/views"
+log = logging.getLogger(__name__)
 _ID_BLOCK = 1000
 
 
@@ -61,25 +69,6 @@ class Refused(Exception):
 
 class NoAnswer(Exception):
     """The exchange did not answer in time; the command may still take effect."""
-
-
-@dataclass
-class MarketChanges:
-    """What one batch changed in one market."""
-
-    prev_version: int
-    levels: dict[tuple[int, int], int] = field(default_factory=dict)  # (side, price): qty
-    trades: list[list[int]] = field(default_factory=list)
-    candles: dict[int, Candle] = field(default_factory=dict)  # by interval seconds
-
-
-@dataclass
-class UserChanges:
-    """What one batch changed for one user."""
-
-    orders: dict[int, OrderView] = field(default_factory=dict)
-    fills: list[list[Any]] = field(default_factory=list)
-    balances: bool = False
 
 
 Listener = Callable[[dict[str, MarketChanges], dict[int, UserChanges]], None]
@@ -99,7 +88,7 @@ class _Waiter:
 class Gateway:
     def __init__(self, config: Config, bus: Bus, store: Store, *, timeout: float = 5.0,
                  clock_ns: Callable[[], int] = time.time_ns,
-                 snapshot_every: float = 30.0) -> None:
+                 snapshot_every: float = 30.0, models: ReadModels | None = None) -> None:
         self.config = config
         self.bus = bus
         self.store = store
@@ -107,6 +96,8 @@ class Gateway:
         self.clock_ns = clock_ns
         self.snapshot_every = snapshot_every
         self.views = Views(config)
+        # What the REST API reads: this gateway's own fold unless told otherwise.
+        self.models = models if models is not None else LocalModels(lambda: self.views)
         self.positions: dict[tuple[str, int], int] = {}
         self.listeners: list[Listener] = []
         self._producer = bus.producer()
@@ -120,6 +111,9 @@ class Gateway:
         self._feed: threading.Thread | None = None
         self._snapshot_task: asyncio.Task[None] | None = None
         self._dirty = False
+        # A batch folded but not yet recorded in the read models: a snapshot taken now
+        # would skip it after a restart, and the models would never get it.
+        self._unrecorded = False
 
     # ---- life cycle -----------------------------------------------------------------
 
@@ -151,7 +145,8 @@ class Gateway:
         if self._sender is not None:
             self._outbox.put(None)
             await asyncio.to_thread(self._sender.join, 10)
-        self.save_snapshot()
+        if not self._unrecorded:
+            self.save_snapshot()
 
     def save_snapshot(self) -> None:
         state = {"positions": [[t, p, o] for (t, p), o in self.positions.items()],
@@ -162,22 +157,54 @@ class Gateway:
     async def _snapshots(self) -> None:
         while True:
             await asyncio.sleep(self.snapshot_every)
-            if self._dirty:
+            if self._dirty and not self._unrecorded:
                 self.save_snapshot()
 
     def _follow(self, reader: Consumer) -> None:
-        """Feed thread: read both topics and hand each batch to the event loop."""
+        """Feed thread: read both topics and hand each batch to the event loop.
+
+        Read models that keep a record of their own (in Redis) get each batch once it is
+        folded and before it is answered: whoever was answered can read it from any
+        gateway. The fold runs on the event loop, like every other touch of the views.
+        """
         loop = self._loop
         assert loop is not None
+        records_too = self.models.records
         try:
             while not self._stop.is_set():
                 records = reader.poll(0.1, 2000)
-                if records:
-                    batch = [(r.topic, r.partition, r.offset, r.key, decode_event(r.value))
-                             for r in records]
+                if not records:
+                    continue
+                batch = [(r.topic, r.partition, r.offset, r.key, decode_event(r.value))
+                         for r in records]
+                if not records_too:
                     loop.call_soon_threadsafe(self._apply, batch)
+                    continue
+                changes, answered = asyncio.run_coroutine_threadsafe(
+                    self._fold_on_loop(batch), loop).result()
+                self._record(changes)
+                loop.call_soon_threadsafe(self._publish, changes, answered)
         finally:
             reader.close()
+
+    async def _fold_on_loop(self, batch: list[Record]
+                            ) -> tuple[Changes, list[_Waiter]]:
+        return self._fold(batch)
+
+    def _record(self, changes: Changes) -> None:
+        """Record a batch in the read models, retrying until the store takes it.
+
+        A batch left out would leave a gap no later batch fills, so there is no going on
+        without it; answers wait meanwhile.
+        """
+        while True:
+            try:
+                self.models.record(changes)
+                return
+            except StoreError as error:
+                log.warning("gateway: %s; retrying in 1 s", error)
+                if self._stop.wait(1.0):
+                    return
 
     # ---- commands -------------------------------------------------------------------
 
@@ -292,56 +319,41 @@ class Gateway:
 
     # ---- events ---------------------------------------------------------------------
 
-    def _apply(self, batch: list[tuple[str, int, int, bytes, Event]]) -> None:
-        """Fold a batch into the views, answer requests, then tell the listeners."""
-        views = self.views
-        markets: dict[str, MarketChanges] = {}
-        users: dict[int, UserChanges] = {}
-        answered: list[_Waiter] = []
-        for topic, partition, offset, key, event in batch:
+    def _apply(self, batch: list[Record]) -> None:
+        self._publish(*self._fold(batch))
+
+    def _fold(self, batch: list[Record]) -> tuple[Changes, list[_Waiter]]:
+        """Fold a batch into the views; return what it changed and the requests it answers."""
+        for topic, partition, offset, _, _ in batch:
             self.positions[(topic, partition)] = offset + 1
+        changes = fold(self.views, batch)
+        self._dirty = True
+        self._unrecorded = self.models.records
+        answered: list[_Waiter] = []
+        for topic, _, _, _, event in batch:
             if topic == topics.MARKET_DATA:
-                self._market_event(event, markets)
                 continue
-            user = int(key)
-            changed = views.apply_user(user, event)
-            changes = users.get(user)
-            if changes is None:
-                changes = users[user] = UserChanges()
-            if isinstance(changed, OrderView):
-                changes.orders[changed.order_id] = changed
-            elif changed is not None:
-                changes.fills.append(changed)
-            else:
-                changes.balances = changes.balances or isinstance(event, BalancesChanged)
+            kind = event.__class__
             waiter = self._waiting.get(event.seq)
             if waiter is not None and isinstance(event, waiter.kinds) and waiter.answer is None:
                 waiter.answer = event
                 answered.append(waiter)
-            if isinstance(event, OrderCancelled | OrderDone):
-                closing = self._closing.pop(event.order_id, None)
+            if kind is OrderCancelled or kind is OrderDone:
+                closing = self._closing.pop(event.order_id, None)  # type: ignore[union-attr]
                 if closing is not None and closing.open_ids is not None:
-                    closing.open_ids.discard(event.order_id)
+                    closing.open_ids.discard(event.order_id)  # type: ignore[union-attr]
                     if not closing.open_ids:
                         answered.append(closing)
-        self._dirty = True
+        return changes, answered
+
+    def _publish(self, changes: Changes, answered: list[_Waiter]) -> None:
+        """Answer the requests a batch answered, then tell the listeners what changed."""
+        self._unrecorded = False
         for waiter in answered:
             if not waiter.future.done():
                 waiter.future.set_result(waiter.answer)
         for listener in self.listeners:
-            listener(markets, users)
-
-    def _market_event(self, event: Event, markets: dict[str, MarketChanges]) -> None:
-        market = event.market  # type: ignore[union-attr]
-        changes = markets.get(market)
-        if changes is None:
-            changes = markets[market] = MarketChanges(self.views.markets[market].version)
-        candles = self.views.apply_market(event)
-        if isinstance(event, TradeExecuted):
-            changes.trades.append(self.views.markets[market].trades[0])
-            changes.candles.update(candles or {})
-        else:
-            changes.levels[(int(event.side), event.price)] = event.qty  # type: ignore[union-attr]
+            listener(changes.markets, changes.users)
 
 
 def _expire(future: "asyncio.Future[Event | None]", seq: int, timeout: float) -> None:

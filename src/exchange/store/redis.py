@@ -151,26 +151,37 @@ return 0
 """
 
 
+def prefix(namespace: str) -> bytes:
+    """The prefix of every key of `namespace`; raise ValueError for a malformed one."""
+    if not _NAMESPACE.fullmatch(namespace):
+        raise ValueError(f"expected a namespace of letters, digits, '_', '.' and '-',"
+                         f" got {namespace!r}")
+    return f"{namespace}:".encode() if namespace else b""
+
+
+def connect(url: str) -> redis.Redis:
+    """Open a client to the server at `url` and check it answers; raise StoreError if not."""
+    try:
+        # URL parameters (?socket_timeout=...) override these keyword defaults.
+        client = redis.Redis.from_url(
+            url, decode_responses=False, socket_timeout=TIMEOUT_S,
+            socket_connect_timeout=TIMEOUT_S, retry=Retry(NoBackoff(), 0))
+    except ValueError as error:
+        raise StoreError(f"cannot open a store at {where(url)}: {error}") from error
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        client.close()
+        raise StoreError(f"cannot reach Redis at {where(url)}: {error}") from error
+    return client
+
+
 class RedisStore(Store):
     def __init__(self, url: str, namespace: str = "") -> None:
-        if not _NAMESPACE.fullmatch(namespace):
-            raise ValueError(f"expected a namespace of letters, digits, '_', '.' and '-',"
-                             f" got {namespace!r}")
-        self._prefix = f"{namespace}:".encode() if namespace else b""
+        self._prefix = prefix(namespace)
         self._closed = False
-        try:
-            # URL parameters (?socket_timeout=...) override these keyword defaults.
-            self._redis = redis.Redis.from_url(
-                url, decode_responses=False, socket_timeout=TIMEOUT_S,
-                socket_connect_timeout=TIMEOUT_S, retry=Retry(NoBackoff(), 0))
-        except ValueError as error:
-            raise StoreError(f"cannot open a store at {_where(url)}: {error}") from error
-        self._where = _where(url)
-        try:
-            self._redis.ping()
-        except redis.RedisError as error:
-            self._redis.close()
-            raise StoreError(f"cannot reach Redis at {self._where}: {error}") from error
+        self._redis = connect(url)
+        self._where = where(url)
         register = self._redis.register_script
         self._create_user = register(_CREATE_USER)
         self._set_password_hash = register(_SET_PASSWORD_HASH)
@@ -306,7 +317,7 @@ class RedisStore(Store):
             self._redis.close()
 
 
-def _where(url: str) -> str:
+def where(url: str) -> str:
     """Describe the server of `url` for messages, without its credentials."""
     scheme, _, rest = url.partition("://")
     return f"{scheme}://{rest.rpartition('@')[2]}" if rest else repr(url)

@@ -47,7 +47,7 @@ async def log_in(ctx: Ctx, body: LogInBody, request: Request,
         ctx.passwords.failed(attempt)
         raise ApiError(401, "unauthenticated", "wrong user id or password")
     ctx.passwords.succeeded(attempt)
-    if not ctx.gateway.views.user(body.user_id).opened:
+    if not await ctx.models.opened(body.user_id):
         await ctx.gateway.open_account(body.user_id)  # a crash came between sign-up and this
     return _logged_in(ctx, body.user_id, request, response)
 

@@ -7,6 +7,7 @@ from fastapi import Request
 from exchange.core.markets import Config
 from exchange.services.accounts import Accounts
 from exchange.services.gateway import Gateway
+from exchange.services.readmodels import ReadModels
 from exchange.web.limits import PasswordGate
 from exchange.web.render import Render
 
@@ -15,6 +16,7 @@ from exchange.web.render import Render
 class Context:
     config: Config
     gateway: Gateway
+    models: ReadModels  # what REST reads (WebSocket snapshots come from the gateway's fold)
     accounts: Accounts
     render: Render
     passwords: PasswordGate  # sign-up and log-in hash through it

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from exchange.services.gateway import MarketChanges, UserChanges
+from exchange.services.readmodels import MarketChanges, UserChanges
 from exchange.services.views import INTERVALS
 from exchange.web.auth import now_ms
 from exchange.web.render import Render
@@ -91,20 +91,21 @@ class Hub:
                 asks = sorted((p, q) for (s, p), q in changes.levels.items() if s == 2)
                 self._publish(("depth", symbol), {
                     "type": "depth", "market": symbol, "snapshot": False,
-                    "prev_version": changes.prev_version, "version": view.version,
+                    "prev_version": changes.prev_version, "version": changes.version,
                     "bids": render.levels(symbol, bids), "asks": render.levels(symbol, asks)})
             if changes.trades:
                 self._publish(("trades", symbol), {
                     "type": "trades", "market": symbol,
                     "trades": [render.trade(symbol, t) for t in changes.trades]})
-            for seconds, candle in changes.candles.items():
+            for (seconds, _), candle in changes.candles.items():
                 interval = _SECONDS[seconds]
                 self._publish(("candles", symbol, interval), {
                     "type": "candle", "market": symbol, "interval": interval,
                     "candle": render.candle(symbol, candle)})
             if ("ticker", symbol) in self.subscribers:
                 self._publish(("ticker", symbol),
-                              {"type": "ticker", **render.ticker(view, now_ms())})
+                              {"type": "ticker",
+                               **render.ticker(symbol, view.ticker(now_ms()))})
         for user, changed in users.items():
             channel = ("account", str(user))
             if channel not in self.subscribers:
@@ -113,7 +114,6 @@ class Hub:
                 self._publish(channel, {"type": "order", "order": render.order(order)})
             for fill in changed.fills:
                 self._publish(channel, {"type": "fill", "fill": render.fill(fill)})
-            if changed.balances:
-                balances = views.users[user].balances
+            if changed.balances is not None:
                 self._publish(channel, {"type": "balances",
-                                        "balances": render.balances(balances)})
+                                        "balances": render.balances(changed.balances)})

@@ -6,14 +6,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from exchange.core.types import Side
 from exchange.services.views import INTERVALS
 from exchange.web.auth import now_ms
 from exchange.web.context import Context, context
 from exchange.web.orders import market_of
 from exchange.web.schemas import ErrorBody
 
-# Routes are `async def`: they run on the event loop, the only thread that touches the views.
 router = APIRouter(prefix="/api/v1", tags=["market data"],
                    responses={400: {"model": ErrorBody}, 404: {"model": ErrorBody}})
 Ctx = Annotated[Context, Depends(context)]
@@ -31,10 +29,9 @@ async def depth(ctx: Ctx, symbol: Symbol,
           limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
     """Aggregated order book: bids high to low, asks low to high."""
     market_of(ctx.config, symbol)
-    view = ctx.gateway.views.markets[symbol]
-    return {"market": symbol, "version": view.version,
-            "bids": ctx.render.levels(symbol, view.depth(Side.BUY, limit)),
-            "asks": ctx.render.levels(symbol, view.depth(Side.SELL, limit))}
+    version, bids, asks = await ctx.models.depth(symbol, limit)
+    return {"market": symbol, "version": version, "bids": ctx.render.levels(symbol, bids),
+            "asks": ctx.render.levels(symbol, asks)}
 
 
 @router.get("/markets/{symbol}/trades")
@@ -42,8 +39,7 @@ async def trades(ctx: Ctx, symbol: Symbol,
            limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
     """Recent trades, newest first."""
     market_of(ctx.config, symbol)
-    recent = list(ctx.gateway.views.markets[symbol].trades)[:limit]
-    return [ctx.render.trade(symbol, t) for t in recent]
+    return [ctx.render.trade(symbol, t) for t in await ctx.models.trades(symbol, limit)]
 
 
 @router.get("/markets/{symbol}/candles")
@@ -52,23 +48,22 @@ async def candles(ctx: Ctx, symbol: Symbol,
             limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> list[dict[str, Any]]:
     """Candles oldest first; volumes split by the taker's side."""
     market_of(ctx.config, symbol)
-    series = ctx.gateway.views.markets[symbol].candles[INTERVALS[interval]]
-    chosen = list(series)[-limit:]
-    return [ctx.render.candle(symbol, c) for c in chosen]
+    series = await ctx.models.candles(symbol, INTERVALS[interval], limit)
+    return [ctx.render.candle(symbol, c) for c in series]
 
 
 @router.get("/markets/{symbol}/ticker")
 async def ticker(ctx: Ctx, symbol: Symbol) -> dict[str, Any]:
     """The last 24 hours: last, open, high, low, volume, change; best bid and ask."""
     market_of(ctx.config, symbol)
-    return ctx.render.ticker(ctx.gateway.views.markets[symbol], now_ms())
+    return ctx.render.ticker(symbol, await ctx.models.ticker(symbol, now_ms()))
 
 
 @router.get("/status", tags=["server"])
 async def status(ctx: Ctx) -> dict[str, Any]:
     """Liveness and the server's memory."""
     return {"status": "ok", "uptime_s": int(time.monotonic() - ctx.started),
-            "rss_bytes": _rss_bytes(), "users": len(ctx.gateway.views.users)}
+            "rss_bytes": _rss_bytes(), "users": await ctx.models.users()}
 
 
 def _rss_bytes() -> int | None:

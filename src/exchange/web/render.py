@@ -9,7 +9,7 @@ from typing import Any
 
 from exchange.core.markets import Config, Market
 from exchange.core.types import CancelReason, OrderType, Side, TimeInForce
-from exchange.services.views import MarketView, OrderView
+from exchange.services.views import OrderView
 
 SIDES = {Side.BUY: "buy", Side.SELL: "sell"}
 TYPES = {OrderType.LIMIT: "limit", OrderType.MARKET: "market"}
@@ -134,9 +134,9 @@ class Render:
         f = self.formats[market]
         return [[f.price(price), f.qty(qty)] for price, qty in levels]
 
-    def ticker(self, view: MarketView, now_ms: int) -> dict[str, Any]:
-        f = self.formats[view.market.symbol]
-        t = view.ticker(now_ms)
+    def ticker(self, symbol: str, t: dict[str, int | None]) -> dict[str, Any]:
+        """Format what MarketView.ticker counted."""
+        f = self.formats[symbol]
         last, open_ = t["last"], t["open"]
 
         def price(value: int | None) -> str | None:
@@ -146,7 +146,7 @@ class Render:
         if last is not None and open_:
             change = f.price(last - open_)
             percent = f"{(Decimal(last - open_) * 100 / open_).quantize(Decimal('0.01')):f}"
-        return {"market": view.market.symbol, "last": price(last), "open": price(open_),
+        return {"market": symbol, "last": price(last), "open": price(open_),
                 "high": price(t["high"]), "low": price(t["low"]),
                 "volume": f.qty(t["volume"] or 0), "quote_volume": f.quote(t["quote_volume"] or 0),
                 "change": change, "change_percent": percent, "best_bid": price(t["best_bid"]),

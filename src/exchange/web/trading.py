@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 
 from exchange.core.numbers import InvalidNumber
+from exchange.services.views import CANCELLED, FILLED
 from exchange.web.auth import Principal, current
 from exchange.web.context import Context, context
 from exchange.web.errors import ApiError
@@ -25,7 +26,7 @@ MarketFilter = Annotated[str | None, Query(max_length=32)]
 @router.get("/balances")
 async def balances(ctx: Ctx, me: Me) -> list[dict[str, str]]:
     """Available and held (in open orders) per asset."""
-    return ctx.render.balances(ctx.gateway.views.user(me.user).balances)
+    return ctx.render.balances(await ctx.models.balances(me.user))
 
 
 @router.post("/orders", status_code=201)
@@ -40,7 +41,7 @@ async def place(ctx: Ctx, me: Me, body: PlaceOrderBody) -> dict[str, Any]:
 async def open_orders(ctx: Ctx, me: Me, market: MarketFilter = None) -> list[dict[str, Any]]:
     """Open orders, newest first."""
     _known(ctx, market)
-    return [ctx.render.order(o) for o in ctx.gateway.views.open_orders(me.user, market or "")]
+    return [ctx.render.order(o) for o in await ctx.models.open_orders(me.user, market or "")]
 
 
 @router.get("/orders/history")
@@ -48,15 +49,14 @@ async def history(ctx: Ctx, me: Me, market: MarketFilter = None,
                   limit: Limit = 100) -> list[dict[str, Any]]:
     """Closed orders (filled or cancelled), newest first."""
     _known(ctx, market)
-    closed = ctx.gateway.views.user(me.user).closed
-    chosen = [o for o in closed if not market or o.market == market][:limit]
-    return [ctx.render.order(o) for o in chosen]
+    closed = await ctx.models.closed_orders(me.user, market or "", limit)
+    return [ctx.render.order(o) for o in closed]
 
 
 @router.get("/orders/{order_id}")
 async def get_order(ctx: Ctx, me: Me, order_id: OrderId) -> dict[str, Any]:
     """One of your orders, open or recently closed."""
-    order = ctx.gateway.views.user(me.user).order(order_id)
+    order = await ctx.models.order(me.user, order_id)
     if order is None:
         raise ApiError(404, "unknown_order", "you have no order with this id")
     return ctx.render.order(order)
@@ -88,8 +88,8 @@ async def cancel_all(ctx: Ctx, me: Me, market: MarketFilter = None) -> dict[str,
 @router.post("/orders/{order_id}/reduce")
 async def reduce(ctx: Ctx, me: Me, order_id: OrderId, body: ReduceBody) -> dict[str, Any]:
     """Take quantity off an open order, keeping its place in the queue."""
-    order = ctx.gateway.views.user(me.user).open.get(order_id)
-    if order is None:
+    order = await ctx.models.order(me.user, order_id)
+    if order is None or order.status in (FILLED, CANCELLED):
         raise ApiError(404, "unknown_order", "you have no open order with this id")
     try:
         lots = ctx.config.market(order.market).parse_qty(body.reduce_by, "reduce_by")
@@ -103,9 +103,7 @@ async def fills(ctx: Ctx, me: Me, market: MarketFilter = None,
                 limit: Limit = 100) -> list[dict[str, Any]]:
     """Your trades, newest first."""
     _known(ctx, market)
-    mine = ctx.gateway.views.user(me.user).fills
-    chosen = [f for f in mine if not market or f[1] == market][:limit]
-    return [ctx.render.fill(f) for f in chosen]
+    return [ctx.render.fill(f) for f in await ctx.models.fills(me.user, market or "", limit)]
 
 
 def _known(ctx: Context, market: str | None) -> None:

@@ -212,7 +212,7 @@ def _snapshots(ctx: Context, channel: Channel) -> list[dict[str, Any]]:
         return [{"type": "trades", "market": symbol,
                  "trades": [render.trade(symbol, t) for t in reversed(recent)]}]
     if kind == "ticker":
-        return [{"type": "ticker", **render.ticker(view, now_ms())}]
+        return [{"type": "ticker", **render.ticker(symbol, view.ticker(now_ms()))}]
     interval = channel[2]
     series = list(view.candles[INTERVALS[interval]])[-500:]
     return [{"type": "candles", "market": symbol, "interval": interval,
