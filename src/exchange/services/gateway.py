@@ -111,9 +111,13 @@ class Gateway:
         self._feed: threading.Thread | None = None
         self._snapshot_task: asyncio.Task[None] | None = None
         self._dirty = False
-        # A batch folded but not yet recorded in the read models: a snapshot taken now
-        # would skip it after a restart, and the models would never get it.
-        self._unrecorded = False
+        # Batches folded but not yet recorded in the read models: a snapshot taken now
+        # would skip them after a restart, and the models would never get them.
+        self._unrecorded = 0
+        # (prepared, changes, answered) per batch, for the recorder thread
+        self._to_record: queue.SimpleQueue[tuple[Any, Changes, list[_Waiter]] | None] = \
+            queue.SimpleQueue()
+        self._recorder: threading.Thread | None = None
 
     # ---- life cycle -----------------------------------------------------------------
 
@@ -132,6 +136,10 @@ class Gateway:
         self._feed = threading.Thread(target=self._follow, args=(reader,), name="gateway-feed",
                                       daemon=True)
         self._feed.start()
+        if self.models.records:
+            self._recorder = threading.Thread(target=self._record_all, name="gateway-record",
+                                              daemon=True)
+            self._recorder.start()
         self._sender = threading.Thread(target=self._send_all, name="gateway-send", daemon=True)
         self._sender.start()
         self._snapshot_task = asyncio.create_task(self._snapshots())
@@ -142,6 +150,10 @@ class Gateway:
             self._snapshot_task.cancel()
         if self._feed is not None:
             await asyncio.to_thread(self._feed.join, 10)
+        if self._recorder is not None:
+            await asyncio.sleep(0)  # let the folds the feed handed over run first
+            self._to_record.put(None)
+            await asyncio.to_thread(self._recorder.join, 10)
         if self._sender is not None:
             self._outbox.put(None)
             await asyncio.to_thread(self._sender.join, 10)
@@ -161,50 +173,60 @@ class Gateway:
                 self.save_snapshot()
 
     def _follow(self, reader: Consumer) -> None:
-        """Feed thread: read both topics and hand each batch to the event loop.
-
-        Read models that keep a record of their own (in Redis) get each batch once it is
-        folded and before it is answered: whoever was answered can read it from any
-        gateway. The fold runs on the event loop, like every other touch of the views.
-        """
+        """Feed thread: read both topics and hand each batch to the event loop."""
         loop = self._loop
         assert loop is not None
-        records_too = self.models.records
+        apply = self._fold_to_record if self.models.records else self._apply
         try:
             while not self._stop.is_set():
                 records = reader.poll(0.1, 2000)
-                if not records:
-                    continue
-                batch = [(r.topic, r.partition, r.offset, r.key, decode_event(r.value))
-                         for r in records]
-                if not records_too:
-                    loop.call_soon_threadsafe(self._apply, batch)
-                    continue
-                changes, answered = asyncio.run_coroutine_threadsafe(
-                    self._fold_on_loop(batch), loop).result()
-                self._record(changes)
-                loop.call_soon_threadsafe(self._publish, changes, answered)
+                if records:
+                    batch = [(r.topic, r.partition, r.offset, r.key, decode_event(r.value))
+                             for r in records]
+                    loop.call_soon_threadsafe(apply, batch)
         finally:
             reader.close()
 
-    async def _fold_on_loop(self, batch: list[Record]
-                            ) -> tuple[Changes, list[_Waiter]]:
-        return self._fold(batch)
+    def _fold_to_record(self, batch: list[Record]) -> None:
+        """Fold a batch and queue it for the recorder; it is answered once recorded."""
+        self._unrecorded += 1
+        changes, answered = self._fold(batch)
+        self._to_record.put((self.models.prepare(changes), changes, answered))
 
-    def _record(self, changes: Changes) -> None:
-        """Record a batch in the read models, retrying until the store takes it.
+    def _record_all(self) -> None:
+        """Recorder thread: record each folded batch in the read models, then answer it.
+
+        Read models that keep a record of their own (in Redis) get each batch before it
+        is answered: whoever was answered can read it from any gateway. Recording runs
+        beside the feed, so reading and folding the next batch does not wait for it.
+        """
+        loop = self._loop
+        assert loop is not None
+        while (item := self._to_record.get()) is not None:
+            prepared, changes, answered = item
+            if not self._record(prepared):
+                return
+            loop.call_soon_threadsafe(self._publish_recorded, changes, answered)
+
+    def _publish_recorded(self, changes: Changes, answered: list[_Waiter]) -> None:
+        self._unrecorded -= 1
+        self._publish(changes, answered)
+
+    def _record(self, prepared: Any) -> bool:
+        """Record a batch in the read models, retrying until the store takes it; return
+        False if the gateway stops first.
 
         A batch left out would leave a gap no later batch fills, so there is no going on
         without it; answers wait meanwhile.
         """
         while True:
             try:
-                self.models.record(changes)
-                return
+                self.models.write(prepared)
+                return True
             except StoreError as error:
                 log.warning("gateway: %s; retrying in 1 s", error)
                 if self._stop.wait(1.0):
-                    return
+                    return False
 
     # ---- commands -------------------------------------------------------------------
 
@@ -328,7 +350,6 @@ class Gateway:
             self.positions[(topic, partition)] = offset + 1
         changes = fold(self.views, batch)
         self._dirty = True
-        self._unrecorded = self.models.records
         answered: list[_Waiter] = []
         for topic, _, _, _, event in batch:
             if topic == topics.MARKET_DATA:
@@ -348,7 +369,6 @@ class Gateway:
 
     def _publish(self, changes: Changes, answered: list[_Waiter]) -> None:
         """Answer the requests a batch answered, then tell the listeners what changed."""
-        self._unrecorded = False
         for waiter in answered:
             if not waiter.future.done():
                 waiter.future.set_result(waiter.answer)

@@ -12,7 +12,8 @@ serves over REST comes from a `ReadModels`:
   reads does not depend on which gateway answers.
 
 Recording
-    After folding a batch, a gateway hands `record` the `Changes`: for each partition it
+    After folding a batch, a gateway records the `Changes` (`prepare`, then `write`): for
+    each partition it
     read, the offsets the batch covered, and the state after the batch of every entity
     (order, balances, book level, candle) it changed, plus what it appended (fills,
     closed orders, trades). The gateway answers the batch's requests only after `record`
@@ -144,11 +145,22 @@ class ReadModels(ABC):
     """What the REST API reads. Prices and sizes in integer units, newest first unless
     said otherwise; an unknown user reads as one with nothing."""
 
-    #: Whether `record` must be called (and waited for) before a batch is answered.
+    #: Whether batches must be recorded (and that waited for) before they are answered.
     records = False
 
-    def record(self, changes: Changes) -> None:  # noqa: B027 - most models fold themselves
-        """Keep what a batch changed (called off the event loop)."""
+    def prepare(self, changes: Changes) -> Any:
+        """Turn what a batch changed into what `write` sends, on the thread that folds.
+
+        Right after the fold, while the views are exactly as the batch left them: the
+        next batch changes the same objects in place.
+        """
+        return changes
+
+    def write(self, prepared: Any) -> None:  # noqa: B027 - most models fold themselves
+        """Keep a prepared batch (called off the event loop; may block)."""
+
+    def record(self, changes: Changes) -> None:
+        self.write(self.prepare(changes))
 
     @abstractmethod
     async def opened(self, user: int) -> bool:

@@ -117,7 +117,8 @@ class RedisModels(ReadModels):
 
     # ---- recording ------------------------------------------------------------------
 
-    def record(self, changes: Changes) -> None:
+    def prepare(self, changes: Changes) -> list[tuple[str, int, bytes]]:
+        """Return, per partition, its field in the position hash, the end and the writes."""
         writes: dict[tuple[str, int], list[list[Any]]] = {}
         for user, u in changes.users.items():
             out = writes.setdefault(("user-events", u.partition), [])
@@ -157,13 +158,15 @@ class RedisModels(ReadModels):
             for (seconds, start), candle in m.candles.items():
                 out.append(["candle", self._key("candles", symbol, seconds), start,
                             _json(candle), KEEP_CANDLES])
+        return [(f"{topic}/{partition}", changes.ranges[(topic, partition)][1],
+                 orjson.dumps(ops)) for (topic, partition), ops in writes.items()]
+
+    def write(self, prepared: list[tuple[str, int, bytes]]) -> None:
         positions = self._key("pos")
         try:
             with self._redis.pipeline(transaction=False) as pipe:
-                for (topic, partition), ops in writes.items():
-                    end = changes.ranges[(topic, partition)][1]
-                    self._record(keys=[positions], args=[f"{topic}/{partition}", end,
-                                                         orjson.dumps(ops)], client=pipe)
+                for field, end, ops in prepared:
+                    self._record(keys=[positions], args=[field, end, ops], client=pipe)
                 pipe.execute()
         except redis.RedisError as error:
             raise StoreError(f"recording read models failed on {self._where}: {error}") \
