@@ -114,9 +114,10 @@ class Gateway:
         # Batches folded but not yet recorded in the read models: a snapshot taken now
         # would skip them after a restart, and the models would never get them.
         self._unrecorded = 0
-        # (prepared, changes, answered) per batch, for the recorder thread
-        self._to_record: queue.SimpleQueue[tuple[Any, Changes, list[_Waiter]] | None] = \
-            queue.SimpleQueue()
+        # (prepared, changes, answered, snapshot to save once recorded) per batch
+        self._to_record: queue.SimpleQueue[
+            tuple[Any, Changes, list[_Waiter], bytes | None] | None] = queue.SimpleQueue()
+        self._snapshot_due = False
         self._recorder: threading.Thread | None = None
 
     # ---- life cycle -----------------------------------------------------------------
@@ -161,15 +162,24 @@ class Gateway:
             self.save_snapshot()
 
     def save_snapshot(self) -> None:
+        self.store.save_snapshot(SNAPSHOT, self._snapshot())
+
+    def _snapshot(self) -> bytes:
         state = {"positions": [[t, p, o] for (t, p), o in self.positions.items()],
                  "views": self.views.to_state()}
-        self.store.save_snapshot(SNAPSHOT, orjson.dumps(state))
         self._dirty = False
+        return orjson.dumps(state)
 
     async def _snapshots(self) -> None:
         while True:
             await asyncio.sleep(self.snapshot_every)
-            if self._dirty and not self._unrecorded:
+            if not self._dirty:
+                continue
+            if self._unrecorded:
+                # Batches are on their way to the read models: the recorder saves the
+                # snapshot taken after the next fold once that batch is recorded.
+                self._snapshot_due = True
+            else:
                 self.save_snapshot()
 
     def _follow(self, reader: Consumer) -> None:
@@ -191,7 +201,11 @@ class Gateway:
         """Fold a batch and queue it for the recorder; it is answered once recorded."""
         self._unrecorded += 1
         changes, answered = self._fold(batch)
-        self._to_record.put((self.models.prepare(changes), changes, answered))
+        snapshot = None
+        if self._snapshot_due:
+            self._snapshot_due = False
+            snapshot = self._snapshot()
+        self._to_record.put((self.models.prepare(changes), changes, answered, snapshot))
 
     def _record_all(self) -> None:
         """Recorder thread: record each folded batch in the read models, then answer it.
@@ -203,9 +217,14 @@ class Gateway:
         loop = self._loop
         assert loop is not None
         while (item := self._to_record.get()) is not None:
-            prepared, changes, answered = item
+            prepared, changes, answered, snapshot = item
             if not self._record(prepared):
                 return
+            if snapshot is not None:
+                try:
+                    self.store.save_snapshot(SNAPSHOT, snapshot)
+                except StoreError as error:  # the next one will do; replay covers the gap
+                    log.warning("gateway: saving the views' snapshot failed: %s", error)
             loop.call_soon_threadsafe(self._publish_recorded, changes, answered)
 
     def _publish_recorded(self, changes: Changes, answered: list[_Waiter]) -> None:
