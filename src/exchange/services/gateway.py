@@ -365,9 +365,9 @@ class Gateway:
 
     def _fold(self, batch: list[Record]) -> tuple[Changes, list[_Waiter]]:
         """Fold a batch into the views; return what it changed and the requests it answers."""
-        for topic, partition, offset, _, _ in batch:
-            self.positions[(topic, partition)] = offset + 1
         changes = fold(self.views, batch)
+        for read, (_, end) in changes.ranges.items():
+            self.positions[read] = end
         self._dirty = True
         answered: list[_Waiter] = []
         for topic, _, _, _, event in batch:
