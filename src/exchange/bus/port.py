@@ -30,9 +30,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each field through `object.__setattr__`, several
+# times the cost of a plain slot, and every message on every hop makes one of these.
+@dataclass(slots=True)
 class Record:
     topic: str
     partition: int
@@ -41,7 +44,7 @@ class Record:
     value: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Outgoing:
     topic: str
     key: bytes
@@ -132,7 +135,9 @@ class Bus(ABC):
 
 def partition_for(key: bytes, partitions: int) -> int:
     """Pick the partition of a key as Kafka's default partitioner does (murmur2)."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    if partitions == 1:
+        return 0
+    return (_hash(key) & 0x7FFFFFFF) % partitions
 
 
 def murmur2(data: bytes) -> int:
@@ -159,3 +164,7 @@ def murmur2(data: bytes) -> int:
     h = (h * m) & 0xFFFFFFFF
     h ^= h >> 15
     return h - (1 << 32) if h & 0x80000000 else h
+
+
+# Keys are users and markets: few, and each seen again and again.
+_hash = lru_cache(maxsize=1 << 16)(murmur2)

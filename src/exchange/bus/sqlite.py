@@ -14,15 +14,26 @@ takes it (from the group's committed position) only once it has been given up. R
 records of each partition are also kept in memory, so a consumer that keeps up never
 reads the database.
 
+`transaction()` groups every write of one thread into one SQLite transaction (the
+embedded exchange wraps each pass of its services in one): inside it, records are shown
+to the consumers of this process as they are written, and all of it becomes durable at
+once, or none of it. Nothing may leave the process (an answer to a client) before the
+transaction ends.
+
 `synchronous=NORMAL`: a committed transaction survives the process being killed; a power
-cut may lose the last ones (the operating system had them, the disk not yet).
+cut may lose the last ones (the operating system had them, the disk not yet). A thread
+of its own checkpoints the log into the database (copying pages and syncing the disk),
+which SQLite would otherwise do inside whichever commit filled the log, stalling its
+caller for milliseconds; the interpreter's lock is let go meanwhile.
 """
 
+import contextlib
 import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from exchange.bus.port import (
@@ -50,10 +61,11 @@ _TAIL = 50_000  # recent records kept in memory per partition
 
 
 class SqliteBus(Bus):
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, checkpoint_every: float = 0.2) -> None:
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's job
         self._db.executescript(_SCHEMA)
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
@@ -66,6 +78,28 @@ class SqliteBus(Bus):
         self._tails: dict[tuple[str, int], tuple[int, deque[Record]]] = {}
         self._groups: dict[str, list[_Consumer]] = {}
         self._closed = False
+        self._grouped = False  # inside `transaction()`
+        self._broken = ""  # why the bus refuses writes: a grouped transaction failed
+        self._stopping = threading.Event()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint, args=(str(path), checkpoint_every),
+            name="journal-checkpoint", daemon=True)
+        self._checkpointer.start()
+
+    def _checkpoint(self, path: str, every: float) -> None:
+        """Checkpointer thread: copy the log into the database now and then.
+
+        PASSIVE: it never waits for (or blocks) a writer; what it cannot copy yet it
+        copies next time. Its own connection, so the bus's lock is not needed.
+        """
+        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        try:
+            while not self._stopping.wait(every):
+                # Busy, or a full disk: the log grows until a later one gets through.
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            db.close()
 
     # ---- topics ---------------------------------------------------------------------
 
@@ -110,7 +144,37 @@ class SqliteBus(Bus):
         consumer._positions = dict(positions)
         return consumer
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Make every write inside one SQLite transaction, committed at the end.
+
+        Records written inside are visible at once to consumers in this thread (the lock
+        is held throughout, so no other thread sees them before they are durable). If the
+        commit fails, or anything inside raises, the transaction is rolled back and the
+        bus refuses every later write: what this process has in memory then runs ahead of
+        the journal, and only a restart (which replays the journal) puts it right.
+        """
+        with self._lock:
+            if self._grouped:
+                raise BusError("transactions do not nest")
+            self._grouped = True
+            try:
+                yield
+                if self._db.in_transaction:
+                    self._db.execute("COMMIT")
+            except BaseException as error:
+                self._broken = f"a grouped journal write failed ({error!r}); restart"
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if isinstance(error, sqlite3.Error):
+                    raise BusError(self._broken) from error
+                raise
+            finally:
+                self._grouped = False
+
     def close(self) -> None:
+        self._stopping.set()
+        self._checkpointer.join()
         with self._lock:
             self._closed = True
             self._changed.notify_all()
@@ -153,25 +217,30 @@ class SqliteBus(Bus):
     def _write(self, outputs: Sequence[Outgoing],
                positions: Sequence[tuple[str, str, int, int]]) -> None:
         """Journal records and group positions in one transaction, then show the records."""
-        if self._closed:
-            raise BusError("the bus is closed")
+        if self._closed or self._broken:
+            raise BusError(self._broken or "the bus is closed")
         rows = []
         ends = dict(self._next)
         for out in outputs:
-            partition = partition_for(out.key, self.partitions(out.topic))
-            offset = ends.get((out.topic, partition), 0)
-            ends[(out.topic, partition)] = offset + 1
-            rows.append(Record(out.topic, partition, offset, out.key, out.value))
+            topic = out.topic
+            partition = partition_for(out.key, self.partitions(topic))
+            offset = ends.get((topic, partition), 0)
+            ends[(topic, partition)] = offset + 1
+            rows.append(Record(topic, partition, offset, out.key, out.value))
+        db = self._db
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?)",
-                                 [(r.topic, r.partition, r.offset, r.key, r.value) for r in rows])
-            self._db.executemany("INSERT OR REPLACE INTO positions VALUES (?, ?, ?, ?)",
-                                 positions)
-            self._db.execute("COMMIT")
+            if not db.in_transaction:
+                db.execute("BEGIN IMMEDIATE")
+            db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?)",
+                           [(r.topic, r.partition, r.offset, r.key, r.value) for r in rows])
+            db.executemany("INSERT OR REPLACE INTO positions VALUES (?, ?, ?, ?)", positions)
+            if not self._grouped:
+                db.execute("COMMIT")
         except sqlite3.Error as error:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
+            if self._grouped:
+                raise  # `transaction` rolls back and breaks the bus
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise BusError(f"journal write failed: {error}") from error
         self._next = ends
         for record in rows:
@@ -233,6 +302,8 @@ class _Consumer(Consumer):
 
         Called with the lock held: on a rebalance (taking only), and in `poll`.
         """
+        if self._positions.keys() == self._target:
+            return  # holds what it was assigned: nearly always
         if release:
             gone = [pair for pair in self._positions if pair not in self._target]
             for pair in gone:

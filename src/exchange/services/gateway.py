@@ -14,6 +14,11 @@ restart loads the snapshot and reads on from there.
 
 Sends are written by a sender thread, in batches: a burst of requests costs one journal
 write (group commit), not one each, and the event loop never waits on the disk.
+
+`inline=True` starts neither thread: whoever runs the gateway calls `flush_sends` and
+`poll_feed` on the event loop instead, and is told of each send by `on_send`. The
+embedded exchange does that (with risk and match stepped on the same loop), so no work
+is ever handed from one thread to another in its one process.
 """
 
 import asyncio
@@ -26,7 +31,8 @@ from typing import Any
 
 import orjson
 
-from exchange.bus.port import Bus, Consumer
+from exchange.bus.port import Bus, BusError, Consumer
+from exchange.bus.port import Record as BusRecord
 from exchange.core.commands import CancelAll, CancelOrder, OpenAccount, PlaceOrder, ReduceOrder
 from exchange.core.events import (
     AccountOpened,
@@ -88,7 +94,8 @@ class _Waiter:
 class Gateway:
     def __init__(self, config: Config, bus: Bus, store: Store, *, timeout: float = 5.0,
                  clock_ns: Callable[[], int] = time.time_ns,
-                 snapshot_every: float = 30.0, models: ReadModels | None = None) -> None:
+                 snapshot_every: float = 30.0, models: ReadModels | None = None,
+                 inline: bool = False) -> None:
         self.config = config
         self.bus = bus
         self.store = store
@@ -100,6 +107,9 @@ class Gateway:
         self.models = models if models is not None else LocalModels(lambda: self.views)
         self.positions: dict[tuple[str, int], int] = {}
         self.listeners: list[Listener] = []
+        self.inline = inline
+        self.on_send: Callable[[], None] | None = None  # inline: a command is queued
+        self._reader: Consumer | None = None  # inline: polled by `poll_feed`
         self._producer = bus.producer()
         self._outbox: queue.SimpleQueue[tuple[bytes, bytes] | None] = queue.SimpleQueue()
         self._sender: threading.Thread | None = None
@@ -134,6 +144,10 @@ class Gateway:
             for partition in range(self.bus.partitions(topic)):
                 self.positions.setdefault((topic, partition), 0)
         reader = self.bus.reader(self.positions)
+        if self.inline:
+            self._reader = reader
+            self._snapshot_task = asyncio.create_task(self._snapshots())
+            return
         self._feed = threading.Thread(target=self._follow, args=(reader,), name="gateway-feed",
                                       daemon=True)
         self._feed.start()
@@ -147,6 +161,12 @@ class Gateway:
 
     async def stop(self) -> None:
         self._stop.set()
+        if self._reader is not None:
+            try:
+                self.flush_sends()
+            except BusError as error:  # the commands are lost, as in a crash: unanswered
+                log.warning("gateway: could not send the last commands: %s", error)
+            self._reader.close()
         if self._snapshot_task is not None:
             self._snapshot_task.cancel()
         if self._feed is not None:
@@ -191,11 +211,22 @@ class Gateway:
             while not self._stop.is_set():
                 records = reader.poll(0.1, 2000)
                 if records:
-                    batch = [(r.topic, r.partition, r.offset, r.key, decode_event(r.value))
-                             for r in records]
-                    loop.call_soon_threadsafe(apply, batch)
+                    loop.call_soon_threadsafe(apply, _decoded(records))
         finally:
             reader.close()
+
+    def poll_feed(self) -> bool:
+        """Inline: fold what the topics have now; return whether there was anything."""
+        assert self._reader is not None
+        records = self._reader.poll(0.0, 2000)
+        if not records:
+            return False
+        batch = _decoded(records)
+        if self.models.records:
+            self._fold_to_record(batch)
+        else:
+            self._apply(batch)
+        return True
 
     def _fold_to_record(self, batch: list[Record]) -> None:
         """Fold a batch and queue it for the recorder; it is answered once recorded."""
@@ -338,6 +369,24 @@ class Gateway:
 
     def _send(self, cmd: Any) -> None:
         self._outbox.put((topics.user_key(cmd.user), encode(cmd)))
+        if self.on_send is not None:
+            self.on_send()
+
+    def flush_sends(self) -> bool:
+        """Inline: journal the commands queued so far; return whether there were any."""
+        outbox, producer = self._outbox, self._producer
+        sent = False
+        while True:
+            try:
+                item = outbox.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                producer.send(topics.RISK, *item)
+                sent = True
+        if sent:
+            producer.flush()
+        return sent
 
     def _send_all(self) -> None:
         """Sender thread: journal commands in batches, off the event loop.
@@ -393,6 +442,10 @@ class Gateway:
                 waiter.future.set_result(waiter.answer)
         for listener in self.listeners:
             listener(changes.markets, changes.users)
+
+
+def _decoded(records: list[BusRecord]) -> list[Record]:
+    return [(r.topic, r.partition, r.offset, r.key, decode_event(r.value)) for r in records]
 
 
 def _expire(future: "asyncio.Future[Event | None]", seq: int, timeout: float) -> None:

@@ -109,45 +109,88 @@ def run(bus: Bus, processor: Processor, stop: threading.Event, store: Store | No
     The partitions this instance owns may change after any poll (another instance joined
     or left the group): see `Owned`.
     """
-    def join() -> Consumer:
-        return bus.consumer(processor.group, [processor.topic],
-                            transactional_id=f"{processor.group}-{instance}")
-
-    consumer = join()
-    owned = Owned(bus, processor, store)
-    failures = 0
+    runner = Runner(bus, processor, store, instance, batch, snapshot_every)
     try:
-        out: list[Outgoing] = []
         while not stop.is_set():
-            records = consumer.poll(idle, batch)
-            owned.follow(consumer.assignment(), consumer.revoked())
-            if not records:
-                continue
-            for record in records:
-                if owned.take(record):
-                    processor.handle(record, out)
-            try:
-                consumer.commit(out)
-                failures = 0
-            except BusError as error:
-                # The batch was applied but not committed (or the consumer was fenced, or
-                # the outcome is unknown): forget every partition and join again; they
-                # are rebuilt from snapshots and the journal as they are assigned.
-                failures += 1
-                if failures > 5:
-                    raise
-                log.warning("%s: commit failed (%s); joining the group again",
-                            processor.group, error)
-                owned.forget()
-                consumer.close()
-                consumer = join()
-            out = []
-            if store and owned.since_snapshot >= snapshot_every:
-                owned.save()
-        if store and owned.since_snapshot:
-            owned.save()
+            runner.step(idle)
+        runner.save()
     finally:
-        consumer.close()
+        runner.close()
+
+
+class Runner:
+    """One processor's consumer, one batch at a time: `step` polls, applies, commits.
+
+    A thread calls it in a loop (`run`); the embedded exchange calls it from its event
+    loop with no wait, so that no thread hands work to another. It also steps it inside
+    a journal transaction that is committed only after the step: then it passes
+    `autosave=False` and calls `save_if_due` itself once the transaction is committed,
+    since a snapshot must never be ahead of the journal.
+    """
+
+    def __init__(self, bus: Bus, processor: Processor, store: Store | None = None,
+                 instance: str = "0", batch: int = 500, snapshot_every: int = 200_000,
+                 autosave: bool = True) -> None:
+        self.bus = bus
+        self.processor = processor
+        self.store = store
+        self.instance = instance
+        self.batch = batch
+        self.snapshot_every = snapshot_every
+        self.autosave = autosave
+        self.failures = 0
+        self.consumer = self._join()
+        self.owned = Owned(bus, processor, store)
+
+    def _join(self) -> Consumer:
+        return self.bus.consumer(self.processor.group, [self.processor.topic],
+                                 transactional_id=f"{self.processor.group}-{self.instance}")
+
+    def step(self, wait: float = 0.0) -> int:
+        """Process the next batch (waiting up to `wait` s for one); return its size."""
+        records = self.consumer.poll(wait, self.batch)
+        owned = self.owned
+        owned.follow(self.consumer.assignment(), self.consumer.revoked())
+        if not records:
+            return 0
+        out: list[Outgoing] = []
+        handle = self.processor.handle
+        for record in records:
+            if owned.take(record):
+                handle(record, out)
+        try:
+            self.consumer.commit(out)
+            self.failures = 0
+        except BusError as error:
+            # The batch was applied but not committed (or the consumer was fenced, or
+            # the outcome is unknown): forget every partition and join again; they
+            # are rebuilt from snapshots and the journal as they are assigned.
+            self.failures += 1
+            if self.failures > 5:
+                raise
+            log.warning("%s: commit failed (%s); joining the group again",
+                        self.processor.group, error)
+            owned.forget()
+            self.consumer.close()
+            self.consumer = self._join()
+        if self.autosave:
+            self.save_if_due()
+        return len(records)
+
+    def save_if_due(self) -> None:
+        """Snapshot if `snapshot_every` records were applied since the last snapshot."""
+        if self.store and self.owned.since_snapshot >= self.snapshot_every:
+            self.owned.save()
+
+    def save(self) -> None:
+        """Snapshot what changed since the last snapshot (only between steps: a snapshot
+        is never past what is committed)."""
+        if self.store and self.owned.since_snapshot:
+            self.owned.save()
+
+    def close(self) -> None:
+        """Leave the group."""
+        self.consumer.close()
 
 
 class Owned:
@@ -170,9 +213,13 @@ class Owned:
         self.store = store
         self.positions: dict[int, int] = {}  # partition -> next offset to apply
         self.since_snapshot = 0
+        self._followed: list[tuple[str, int]] | None = None  # the assignment last followed
 
     def follow(self, assignment: list[tuple[str, int]],
                revoked: Collection[tuple[str, int]] = ()) -> None:
+        if not revoked and assignment == self._followed:
+            return  # nearly always: nothing moved since the last poll
+        self._followed = assignment
         topic, group = self.processor.topic, self.processor.group
         mine = {p for t, p in assignment if t == topic}
         # Taken and given back: still right if nobody committed anything of it meanwhile
@@ -198,6 +245,7 @@ class Owned:
         for partition in self.positions:
             self.processor.drop(partition)
         self.positions.clear()
+        self._followed = None
         self.since_snapshot = 0
 
     def take(self, record: Record) -> bool:
