@@ -62,7 +62,8 @@ def test_orders_go_round_and_a_failing_pass_stops_the_pump_with_nothing_journale
         assert sell.status == "new"
         buy = await gateway.place(2, "COIN-USD", Side.BUY, LIMIT, GTC, 500, 30_000)
         assert (buy.status, buy.filled) == ("filled", 30_000)
-        assert gateway.views.user(1).order(sell.order_id).status == "filled"
+        maker = gateway.views.user(1).order(sell.order_id)
+        assert maker is not None and maker.status == "filled"
         # Everything the clients were answered from is durable already.
         durable = journaled(journal)
         assert durable > 0 and not failures
