@@ -3,6 +3,7 @@
 from exchange.core.events import (
     CancelRejected,
     LevelChanged,
+    OrderAccepted,
     OrderCancelled,
     OrderRejected,
     TradeExecuted,
@@ -160,6 +161,10 @@ def test_market_buy_by_quantity_releases_what_it_did_not_spend() -> None:
     assert sim.trades(events) == [("4", "1", 1, 3), ("6", "1", 2, 3)]
     assert kinds(events)[-1] == "OrderDone"
     assert sim.balance(2, "USD") == ("990", "0")
+    # Risk let the book spend all the buyer had; the order still shows what was asked.
+    accepted = events[0]
+    assert isinstance(accepted, OrderAccepted) and (accepted.qty, accepted.quote_qty) == (
+        20_000, 0)
 
 
 def test_market_buy_by_quote_budget_spends_at_most_the_budget() -> None:

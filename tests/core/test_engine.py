@@ -99,6 +99,16 @@ def test_orders_that_make_no_sense_are_rejected(
     assert isinstance(events[0], OrderRejected) and events[0].reason is reason
 
 
+@pytest.mark.parametrize("kind", [LIMIT, MARKET])
+def test_a_budget_is_risks_to_set_not_the_senders(kind: OrderType) -> None:
+    sim = Sim()
+    tif, price = (GTC, 400) if kind is LIMIT else (IOC, 0)
+    events = sim.run(PlaceOrder(next(sim.seq), 0, 1, 1, "COIN-USD", BUY, kind, tif, price,
+                                10_000, budget=1))
+    assert isinstance(events[0], OrderRejected) and events[0].reason is Reject.INVALID_ORDER
+    assert sim.balance(1, "USD") == ("1000", "0")
+
+
 def test_unknown_market_and_unknown_user_are_rejected() -> None:
     sim = Sim()
     events = sim.run(PlaceOrder(next(sim.seq), 0, 1, 1, "ETH-USD", BUY, LIMIT, GTC, 1, 1))

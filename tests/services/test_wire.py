@@ -63,3 +63,11 @@ def test_round_trip_of_any_numbers_and_text(number: int, text: str) -> None:
 def test_garbage_is_refused(data: bytes) -> None:
     with pytest.raises(WireError):
         decode(data)
+
+
+def test_a_place_order_journaled_before_the_budget_field_still_decodes() -> None:
+    older = b'[2, 1, 2, 3, 4, "COIN-USD", 2, 1, 1, 400, 10, 0, "c", 1]'  # 13 fields
+    placed = decode(older)
+    assert isinstance(placed, PlaceOrder) and placed.budget == 0 and placed.stp is SelfTrade(1)
+    with pytest.raises(WireError):  # a missing field without a default is still refused
+        decode(b'[2, 1, 2, 3, 4, "COIN-USD", 2, 1, 1, 400]')

@@ -118,6 +118,17 @@ def test_reduce_cancel_cancel_all_and_by_client_id(alice: User, bob: User) -> No
     assert bob.open_ids() != []  # bob's orders are his own
 
 
+def test_a_market_buy_by_quantity_shows_no_quote_quantity(alice: User, bob: User) -> None:
+    alice.place(side="sell", price="4.00", quantity="1")
+    bought = bob.place(side="buy", type="market", quantity="0.5")
+    # Risk lets the book spend all the buyer has; that is not what the buyer asked for.
+    assert (bought["quantity"], bought["quote_quantity"], bought["filled"],
+            bought["filled_quote"], bought["status"]) == (
+        "0.5000", None, "0.5000", "2.000000", "filled")
+    assert bob.get(f"/orders/{bought['order_id']}")["quote_quantity"] is None
+    assert money(bob)["USD"] == ("998.000000", "0.000000")
+
+
 def test_market_orders(alice: User, bob: User) -> None:
     alice.place(side="sell", price="4.00", quantity="1")
     alice.place(side="sell", price="5.00", quantity="1")

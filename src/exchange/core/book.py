@@ -151,7 +151,8 @@ class OrderBook:
 
         `order` is the record risk made for `cmd`, to rest instead of a new one.
         """
-        seq, ts, order_id, user, symbol, side, kind, tif, price, qty, quote_qty, client_id, _ = cmd
+        (seq, ts, order_id, user, symbol, side, kind, tif, price, qty, quote_qty, client_id, _,
+         budget) = cmd
         if order_id in self._orders:
             raise ValueError(f"order id {order_id} is already in the book")
         buy = side is BUY
@@ -182,7 +183,7 @@ class OrderBook:
         out.append(_new(OrderAccepted, (seq, ts, order_id, user, symbol, side, kind, tif, price,
                                         qty, quote_qty, client_id)))
         left, stop = self._match(cmd, limit_key, qty or _UNLIMITED_QTY,
-                                 quote_qty if buy else 0, out, order)
+                                 (budget or quote_qty) if buy else 0, out, order)
         if stop is FILLED or (stop is OUT_OF_BUDGET and not qty):
             out.append(_new(OrderDone, (seq, ts, order_id, user, symbol, side)))
             return
@@ -236,7 +237,7 @@ class OrderBook:
 
         `order` is the taker's record, which `self.risk` (if any) needs.
         """
-        seq, ts, order_id, user, symbol, side, _, _, _, _, _, _, stp = cmd
+        seq, ts, order_id, user, symbol, side, _, _, _, _, _, _, stp, _ = cmd
         if side is BUY:
             levels, keys, sign, maker_side = self._asks, self._ask_keys, 1, SELL
         else:

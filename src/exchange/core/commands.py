@@ -36,6 +36,10 @@ class PlaceOrder(NamedTuple):
     quote_qty: int = 0  # market buy: the most quote (minor units, fees included) to spend
     client_order_id: str = ""
     stp: SelfTrade = SelfTrade.CANCEL_TAKER
+    # Set by risk, never by a client: the quote a market buy by quantity alone may spend
+    # (all the user had; risk cannot see the book). Apart from `quote_qty`, so that the
+    # order still shows what its owner asked for.
+    budget: int = 0
 
 
 class CancelOrder(NamedTuple):

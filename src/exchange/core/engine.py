@@ -102,7 +102,7 @@ class Exchange:
         if kind is PlaceOrder:
             placed: PlaceOrder = cmd  # type: ignore[assignment]
             (seq, ts, order_id, user, symbol, side, type_, tif, price, qty, quote_qty,
-             client_id, _) = placed
+             client_id, _, budget) = placed
             if seq <= self.seq:
                 return []
             self.seq = seq
@@ -111,7 +111,7 @@ class Exchange:
             # The short way takes only what risk would accept as it is; anything else
             # (a refusal included) goes the general way, which knows every reason.
             if (type_ is LIMIT and (tif is GTC or tif is POST_ONLY) and market is not None
-                    and account is not None and not quote_qty
+                    and account is not None and not quote_qty and not budget
                     and 0 < price <= market.max_price and market.min_qty <= qty <= market.max_qty
                     and order_id not in account.orders
                     and not (client_id and client_id in account.client_ids)):

@@ -139,10 +139,12 @@ class Ledger:
         The record's command is what the book must be given: a market buy by quantity
         alone learns there the budget risk held for it.
         """
-        _, _, order_id, user, symbol, side, kind, _, price, qty, quote_qty, client_id, _ = cmd
+        _, _, order_id, user, symbol, side, kind, _, price, qty, quote_qty, client_id, _, _ = cmd
         account = self._accounts.get(user)
         if account is None:
             return _rejected(cmd, Reject.UNKNOWN_ACCOUNT)
+        if cmd.budget:  # risk's to set, not the sender's
+            return _rejected(cmd, Reject.INVALID_ORDER)
         terms = self._terms.get(symbol)
         if terms is None:
             return _rejected(cmd, Reject.UNKNOWN_MARKET)
@@ -170,7 +172,7 @@ class Ledger:
         balances[offset] -= need
         balances[offset + 1] += need
         if buy and kind is not LIMIT and need != quote_qty:
-            cmd = cmd._replace(quote_qty=need)  # the budget the book may spend
+            cmd = cmd._replace(budget=need)  # what the book may spend
         order = orders[order_id] = [0, qty, need, account, offset, None, cmd]
         if client_id:
             account.client_ids[client_id] = order_id

@@ -68,14 +68,25 @@ def encode(message: Message) -> bytes:
     return bytes(memoryview(orjson.dumps((CODES[message.__class__], *message))))
 
 
+_MISSING = object()
+
+
 def _decoder(cls: type) -> Callable[[list[Any]], Any]:
     hints = typing.get_type_hints(cls)
     enums = [(i, hint) for i, hint in enumerate(hints.values())
              if isinstance(hint, type) and issubclass(hint, IntEnum)]
     rows = [i for i, hint in enumerate(hints.values()) if typing.get_origin(hint) is tuple]
     build = cls._make  # type: ignore[attr-defined]
+    names: tuple[str, ...] = cls._fields  # type: ignore[attr-defined]
+    defaults: dict[str, Any] = cls._field_defaults  # type: ignore[attr-defined]
 
     def decode_fields(fields: list[Any]) -> Any:
+        if len(fields) < len(names):
+            # Written before fields were added at the end (with defaults): the journal
+            # of an older version still replays.
+            fields.extend(defaults.get(name, _MISSING) for name in names[len(fields):])
+            if _MISSING in fields:
+                raise ValueError(f"{cls.__name__}: expected {len(names)} fields")
         for index, enum in enums:
             fields[index] = enum(fields[index])
         for index in rows:  # JSON arrays of arrays back into tuples of tuples
