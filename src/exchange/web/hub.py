@@ -47,8 +47,13 @@ class Connection:
 
     async def write(self) -> None:
         """Writer task: send queued messages in order until cancelled."""
+        queue, send = self.queue, self._send
         while True:
-            await self._send(await self.queue.get())
+            await send(await queue.get())
+            # A batch queues several messages at once (an order, its fills, balances):
+            # send them without a trip through the queue's waiting for each.
+            while queue.qsize():
+                await send(queue.get_nowait())
 
 
 class Hub:
