@@ -59,7 +59,8 @@ def test_round_trip_of_any_numbers_and_text(number: int, text: str) -> None:
 
 
 @pytest.mark.parametrize("data", [b"", b"{}", b"[999, 1]", b"[2, 1]", b"not json",
-                                  b"[103, 1, 2, 3, 4, \"\", 42]"])
+                                  b"[103, 1, 2, 3, 4, \"\", 42]",
+                                  b"[103, 1, 2, 3, 4, \"\", [1]]"])
 def test_garbage_is_refused(data: bytes) -> None:
     with pytest.raises(WireError):
         decode(data)
