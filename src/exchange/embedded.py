@@ -69,6 +69,7 @@ def run(settings: Settings) -> int:
                    Runner(bus, MatchService(settings.config, bus), store, autosave=False)]
         await gateway.start()
         pump = Pump(bus, gateway, runners, on_failure=lambda: setattr(server, "should_exit", True))
+        pump.run()  # restore risk and match (snapshots, journal) before the collector's freeze
         tune_gc()
         url = f"http://{settings.host}:{settings.port}"
         print(f"exchange: open {url} (API docs {url}/docs); data in {settings.data_dir}; "
