@@ -1,5 +1,6 @@
 """The load benchmark drives a real server and reports figures (speed is printed, not asserted)."""
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -50,6 +51,11 @@ def test_bench_load_drives_a_server_and_prints_one_json_object(
         assert result[key].keys() == LATENCY_KEYS
     assert result["ack_latency_ms"]["count"] == result["places"] > 0
     assert result["ack_latency_ms"]["p50"] <= result["ack_latency_ms"]["max"]
+    # The server's CPU time over every request it answered, warm-up and drain included:
+    # at least the window's requests, all answered here.
+    assert result["server_cpu_s"] > 0
+    assert 0 < result["server_cpu_us_per_request"] <= (
+        result["server_cpu_s"] * 1e6 / result["orders"])
 
 
 def test_workload_mix_is_seeded_and_keeps_its_orders_apart() -> None:
@@ -84,10 +90,12 @@ def test_table_names_every_figure() -> None:
         ack_latency_ms=latency,
         fill_latency_ms=Latency(0, None, None, None, None, None), cancel_latency_ms=latency,
         codes={"unknown_order": 1}, signup_sec=0.2, connect_sec=0.1,
-        server_rss_mb_start=None, server_rss_mb=12.0,
+        server_rss_mb_start=None, server_rss_mb=12.0, server_cpu_s=1.25,
+        server_cpu_us_per_request=312.4,
     )
     table = format_table(result)
-    assert "orders per second (sustained)   1,234" in table
+    assert re.search(r"server CPU \(s\), per request \(µs\) +1\.2, 312\n", table)
+    assert re.search(r"orders per second \(sustained\) +1,234\n", table)
     assert "2 (1), 1" in table and "as fast as it goes, window 8" in table
     assert "n/a -> 12.0" in table
     assert "unknown_order 1" in table and "order -> fill" in table

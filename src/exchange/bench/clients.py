@@ -74,6 +74,7 @@ class Tally:
         self.places = self.cancels = 0
         self.acks = self.rejected = self.errors = 0
         self.answered = 0  # answers (acks and refusals) that arrived inside the window
+        self.all_answered = 0  # every answer, warm-up and drain included
         self.fills = 0  # fill events that arrived inside the window
         self.codes: Counter[str] = Counter()  # refusals and errors by code
 
@@ -254,6 +255,7 @@ class Trader:
                 tally.error(f"unexpected_{kind}")
             return
         self.room.set()
+        tally.all_answered += 1
         start, is_place = entry
         measured = tally.measures(start)
         if measured and tally.measures(now):

@@ -66,6 +66,7 @@ class Report:
     rejected: int
     errors: int
     answered: int
+    all_answered: int
     fills: int
     codes: dict[str, int]
     ack: bytes  # encoded histograms
@@ -145,7 +146,8 @@ async def _drive(accounts: list[Account], settings: LoadSettings, rate: float,
     await asyncio.gather(*(trader.close() for trader in traders))
     return Report(
         places=tally.places, cancels=tally.cancels, acks=tally.acks, rejected=tally.rejected,
-        errors=tally.errors, answered=tally.answered, fills=tally.fills,
+        errors=tally.errors, answered=tally.answered, all_answered=tally.all_answered,
+        fills=tally.fills,
         codes=dict(tally.codes), ack=tally.ack.encode(), fill=tally.fill.encode(),
         cancel=tally.cancel.encode(), connect_sec=connect_sec,
     )

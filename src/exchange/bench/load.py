@@ -76,6 +76,10 @@ class LoadResult:
     connect_sec: float
     server_rss_mb_start: float | None
     server_rss_mb: float | None
+    # The server's CPU time (all its threads) from after sign-up to the end, and that per
+    # request answered meanwhile (warm-up and drain included): what an order costs it.
+    server_cpu_s: float | None
+    server_cpu_us_per_request: float | None
 
 
 def run(settings: LoadSettings) -> LoadResult:
@@ -86,7 +90,7 @@ def run(settings: LoadSettings) -> LoadResult:
     except httpx.HTTPError as exc:
         raise LoadError(f"cannot sign users up at {settings.url}: {exc!r}") from exc
     signup_sec = time.perf_counter() - started
-    rss_start = server_rss(settings.url)
+    rss_start, cpu_start = server_status(settings.url)
     shares = [accounts[i::settings.processes] for i in range(settings.processes)]
     shares = [share for share in shares if share]
     if len(shares) == 1:
@@ -100,7 +104,9 @@ def run(settings: LoadSettings) -> LoadResult:
         fill.decode_and_add(report.fill)
         cancel.decode_and_add(report.cancel)
         codes.update(report.codes)
-    rss_end = server_rss(settings.url)
+    rss_end, cpu_end = server_status(settings.url)
+    cpu = None if cpu_start is None or cpu_end is None else cpu_end - cpu_start
+    answered = sum(r.all_answered for r in reports)
     places = sum(r.places for r in reports)
     cancels = sum(r.cancels for r in reports)
     return LoadResult(
@@ -114,17 +120,23 @@ def run(settings: LoadSettings) -> LoadResult:
         signup_sec=signup_sec, connect_sec=max(r.connect_sec for r in reports),
         server_rss_mb_start=None if rss_start is None else rss_start / 2**20,
         server_rss_mb=None if rss_end is None else rss_end / 2**20,
+        server_cpu_s=cpu,
+        server_cpu_us_per_request=None if cpu is None or not answered else cpu / answered * 1e6,
     )
 
 
-def server_rss(url: str) -> int | None:
-    """Return the server's resident memory from `GET /api/v1/status`, or None."""
+def server_status(url: str) -> tuple[int | None, float | None]:
+    """Return the server's resident memory (bytes) and CPU time used (s) from
+    `GET /api/v1/status`; None for what it does not report (a cluster's gateway reports
+    its own process only)."""
     try:
         response = httpx.get(f"{url}/api/v1/status", timeout=10)
-        rss = response.json().get("rss_bytes") if response.status_code == 200 else None
+        body = response.json() if response.status_code == 200 else {}
     except (httpx.HTTPError, ValueError):
-        return None
-    return rss if isinstance(rss, int) else None
+        return None, None
+    rss, cpu = body.get("rss_bytes"), body.get("cpu_s")
+    return (rss if isinstance(rss, int) else None,
+            float(cpu) if isinstance(cpu, int | float) and not isinstance(cpu, bool) else None)
 
 
 def _worker(accounts: list[Account], settings: LoadSettings, rate: float, barrier: Barrier,
@@ -194,6 +206,9 @@ def format_table(result: LoadResult) -> str:
         ("fill events", f"{result.fills:,}"),
         ("server RSS (MB), start -> end",
          f"{mb(result.server_rss_mb_start)} -> {mb(result.server_rss_mb)}"),
+        ("server CPU (s), per request (µs)",
+         "n/a" if result.server_cpu_s is None or result.server_cpu_us_per_request is None
+         else f"{result.server_cpu_s:,.1f}, {result.server_cpu_us_per_request:,.0f}"),
     ]
     if result.codes:
         rows.append(("refusals and errors", ", ".join(f"{k} {v:,}"

@@ -61,9 +61,10 @@ async def ticker(ctx: Ctx, symbol: Symbol) -> dict[str, Any]:
 
 @router.get("/status", tags=["server"])
 async def status(ctx: Ctx) -> dict[str, Any]:
-    """Liveness and the server's memory."""
+    """Liveness, the server's memory and the CPU time it has used (all its threads)."""
     return {"status": "ok", "uptime_s": int(time.monotonic() - ctx.started),
-            "rss_bytes": _rss_bytes(), "users": await ctx.models.users()}
+            "rss_bytes": _rss_bytes(), "cpu_s": round(time.process_time(), 6),
+            "users": await ctx.models.users()}
 
 
 def _rss_bytes() -> int | None:
