@@ -81,6 +81,17 @@ def test_users_on_two_gateways_trade_and_both_gateways_see_it(processes: Process
             with User(url, user_id=alice.user_id) as there:
                 cash = there.balances()["USD"]
                 assert (cash["available"], cash["held"]) == ("0.000001", "0.000002"), cash
+        # Wrong passwords spread over both gateways count as one run of them: after five,
+        # neither gateway checks even the right one.
+        for attempt in range(5):
+            answer = httpx.post(f"{(one, two)[attempt % 2]}/api/v1/session",
+                                json={"user_id": bob.user_id, "password": "a guess"})
+            assert answer.status_code == 401, answer.text
+        for url in (one, two):
+            answer = httpx.post(f"{url}/api/v1/session",
+                                json={"user_id": bob.user_id, "password": bob.password})
+            assert (answer.status_code, answer.json()["error"]["code"]) == (
+                429, "too_many_attempts"), answer.text
         alice.close()
         bob.close()
     finally:

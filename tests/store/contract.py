@@ -190,6 +190,29 @@ class StoreContract(ABC):
         assert store.claim("match/m1", "next", time.time_ns() // 1_000_000, 300)
         assert not store.claim("match/m1", "gone", time.time_ns() // 1_000_000, 300)
 
+    # ---- failure counts -------------------------------------------------------------
+
+    def test_failures_count_up_until_forgotten(self, store: Store) -> None:
+        now = time.time_ns() // 1_000_000
+        assert store.failures("login:7:a", now) == (0, 0)
+        assert [store.fail("login:7:a", now, 60_000) for _ in range(3)] == [1, 2, 3]
+        count, left = store.failures("login:7:a", now)
+        assert count == 3 and 55_000 < left <= 60_000
+        assert store.failures("login:7:b", now) == (0, 0)  # another name, another count
+        store.forget_failures("login:7:a")
+        assert store.failures("login:7:a", now) == (0, 0)
+        assert store.fail("login:7:a", now, 60_000) == 1
+        store.forget_failures("nothing")  # forgetting what is not there does nothing
+
+    def test_a_failure_count_runs_out_after_its_last_failure(self, store: Store) -> None:
+        now = time.time_ns() // 1_000_000
+        store.fail("login:8:a", now, 300)
+        store.fail("login:8:a", now, 300)
+        time.sleep(0.5)  # a store may use its own clock (Redis does): real time passes
+        later = time.time_ns() // 1_000_000
+        assert store.failures("login:8:a", later) == (0, 0)
+        assert store.fail("login:8:a", later, 300) == 1  # and starts again
+
     # ---- snapshots ------------------------------------------------------------------
 
     def test_a_snapshot_is_replaced_and_loaded(self, store: Store) -> None:

@@ -7,10 +7,12 @@ directly, with a clock the test moves.
 import asyncio
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
+from exchange.store.sqlite import SqliteStore
 from exchange.web.errors import ApiError
 from exchange.web.limits import MAX_BODY, PasswordGate
 from tests.web.client import API, MARKET, User, assert_error, exchange_state
@@ -72,9 +74,11 @@ def test_wrong_passwords_lock_that_user_id_from_that_address(exchange_server: st
     assert alice.get("/session") == {"user_id": alice.user_id}
 
 
-def test_the_gate_locks_after_failures_in_a_row_until_the_lockout_passes() -> None:
-    now = [100.0]
-    gate = PasswordGate(failures=3, lockout=60, clock=lambda: now[0])
+def test_the_gate_locks_after_failures_in_a_row_until_the_lockout_passes(
+        tmp_path: Path) -> None:
+    now = [100_000]
+    gate = PasswordGate(SqliteStore(tmp_path / "store.sqlite"), failures=3, lockout=60,
+                        clock=lambda: now[0])
     guesser = (7, "10.0.0.1")
     for _ in range(2):
         gate.failed(guesser)
@@ -90,19 +94,19 @@ def test_the_gate_locks_after_failures_in_a_row_until_the_lockout_passes() -> No
     assert "retry in 60 s" in refused.value.message
     gate.check((8, "10.0.0.1"))  # other users are not affected
     gate.check((7, "10.0.0.2"))  # nor the same user from elsewhere
-    now[0] += 59.5
+    now[0] += 59_500
     with pytest.raises(ApiError):
         gate.check(guesser)
-    now[0] += 1
+    now[0] += 1000
     gate.check(guesser)  # the lockout passed: one more try ...
     gate.failed(guesser)
     with pytest.raises(ApiError):  # ... and a wrong one locks it again at once
         gate.check(guesser)
 
 
-def test_the_gate_refuses_work_when_too_much_waits() -> None:
+def test_the_gate_refuses_work_when_too_much_waits(tmp_path: Path) -> None:
     async def scenario() -> None:
-        gate = PasswordGate(hashers=1, waiting=2)
+        gate = PasswordGate(SqliteStore(tmp_path / "store.sqlite"), hashers=1, waiting=2)
         release = threading.Event()
         first = asyncio.create_task(gate.run(release.wait, 10))
         second = asyncio.create_task(gate.run(lambda: "done"))

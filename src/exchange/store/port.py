@@ -122,6 +122,26 @@ class Store(ABC):
     def release(self, name: str, holder: str) -> None:
         """Give lease `name` up, if `holder` holds it."""
 
+    # ---- failure counts -------------------------------------------------------------
+
+    @abstractmethod
+    def fail(self, name: str, now: int, ttl_ms: int) -> int:
+        """Count one more failure of `name`, kept until `ttl_ms` after this one (a count
+        whose time ran out starts again at 1); return the count.
+
+        For log-in lockouts, which every gateway must see alike. `now` is in
+        milliseconds; a store with a clock of its own (Redis) may use that instead.
+        """
+
+    @abstractmethod
+    def failures(self, name: str, now: int) -> tuple[int, int]:
+        """Return `name`'s failure count and for how many milliseconds it is kept yet;
+        (0, 0) if none is kept."""
+
+    @abstractmethod
+    def forget_failures(self, name: str) -> None:
+        """Drop `name`'s failure count."""
+
     # ---- snapshots ------------------------------------------------------------------
 
     @abstractmethod

@@ -300,6 +300,32 @@ class RedisStore(Store):
         with self._use("release"):
             self._release(keys=[self._key("lease:", name)], args=[holder])
 
+    # ---- failure counts -------------------------------------------------------------
+
+    def fail(self, name: str, now: int, ttl_ms: int) -> int:
+        # Expiry by Redis's own clock, as for leases; a count that expired is gone, so
+        # INCR starts it again at 1.
+        with self._use("fail") as db:
+            pipe = db.pipeline(transaction=True)
+            pipe.incr(self._key("fail:", name))
+            pipe.pexpire(self._key("fail:", name), ttl_ms)
+            count, _ = pipe.execute()
+            return int(count)
+
+    def failures(self, name: str, now: int) -> tuple[int, int]:
+        with self._use("failures") as db:
+            pipe = db.pipeline(transaction=True)
+            pipe.get(self._key("fail:", name))
+            pipe.pttl(self._key("fail:", name))
+            count, left = pipe.execute()
+        if count is None or left <= 0:  # gone (-2), or (never) kept without a time (-1)
+            return 0, 0
+        return int(count), int(left)
+
+    def forget_failures(self, name: str) -> None:
+        with self._use("forget_failures") as db:
+            db.delete(self._key("fail:", name))
+
     # ---- snapshots ------------------------------------------------------------------
 
     def save_snapshot(self, name: str, data: bytes) -> None:

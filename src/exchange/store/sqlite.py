@@ -32,6 +32,8 @@ CREATE TABLE IF NOT EXISTS api_keys (
 CREATE INDEX IF NOT EXISTS api_keys_by_user ON api_keys (user);
 CREATE TABLE IF NOT EXISTS sequences (name TEXT PRIMARY KEY, next INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS snapshots (name TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS failures (
+    name TEXT PRIMARY KEY, count INTEGER NOT NULL, expires INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS leases (
     name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires INTEGER NOT NULL);
 """
@@ -158,6 +160,32 @@ class SqliteStore(Store):
     def release(self, name: str, holder: str) -> None:
         with self._use() as db:
             db.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
+
+    # ---- failure counts -------------------------------------------------------------
+
+    def fail(self, name: str, now: int, ttl_ms: int) -> int:
+        with self._use() as db:
+            # Forget counts whose time ran out. The table stays small: every failure is a
+            # password checked, which the gateways do a few at a time.
+            db.execute("DELETE FROM failures WHERE expires <= ? AND name != ?", (now, name))
+            [(count,)] = db.execute(
+                "INSERT INTO failures VALUES (:name, 1, :expires) ON CONFLICT (name)"
+                " DO UPDATE SET count = CASE WHEN expires <= :now THEN 1 ELSE count + 1 END,"
+                " expires = :expires RETURNING count",
+                {"name": name, "expires": now + ttl_ms, "now": now}).fetchall()
+            return int(count)
+
+    def failures(self, name: str, now: int) -> tuple[int, int]:
+        with self._use() as db:
+            row = db.execute("SELECT count, expires FROM failures WHERE name = ?",
+                             (name,)).fetchone()
+        if row is None or row[1] <= now:
+            return 0, 0
+        return int(row[0]), int(row[1]) - now
+
+    def forget_failures(self, name: str) -> None:
+        with self._use() as db:
+            db.execute("DELETE FROM failures WHERE name = ?", (name,))
 
     # ---- snapshots ------------------------------------------------------------------
 

@@ -31,8 +31,8 @@ def create_app(config: Config, gateway: Gateway, accounts: Accounts) -> FastAPI:
     hub = Hub(render)
     gateway.listeners.append(lambda markets, users: hub.on_batch(markets, users,
                                                                  gateway.views))
-    app.state.ctx = Context(config, gateway, gateway.models, accounts, render, PasswordGate(),
-                            time.monotonic())
+    app.state.ctx = Context(config, gateway, gateway.models, accounts, render,
+                            PasswordGate(gateway.store), time.monotonic())
     app.state.hub = hub
     errors.install(app)
     app.add_middleware(BodyLimit)

@@ -9,26 +9,29 @@ few hashes at a time and lets a bounded number wait; beyond that it answers 429 
 rather than let a queue grow. A log-in attempt that got `failures` wrong passwords in a
 row (counted per user id and client address, so one guesser cannot lock the user out
 everywhere) is locked for `lockout` seconds, its password not even checked meanwhile,
-which makes guessing slow. The counts live in this gateway's memory: each keeps its own.
+which makes guessing slow. The counts live in the store, so that every gateway of a
+cluster sees the same: a guesser gains nothing by spreading guesses over them.
 """
 
 import asyncio
 import math
-import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from typing import TypeVar
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from exchange.store.port import Store
+from exchange.web.auth import now_ms
 from exchange.web.errors import ApiError
 from exchange.web.responses import Json
 
 MAX_BODY = 64 * 1024
-_TRACKED = 100_000  # attempts with failed log-ins remembered at most (oldest forgotten)
+
+_KEEP_MS = 24 * 3600 * 1000  # wrong passwords count as in a row for a day (or a success)
 
 T = TypeVar("T")
-Attempt = Hashable  # what failures are counted by: (user id, client address) for log-ins
+Attempt = tuple[int, str]  # what log-in failures are counted by: user id, client address
 
 
 class BodyLimit:
@@ -71,15 +74,16 @@ class BodyLimit:
 class PasswordGate:
     """Bounds the password hashing a gateway does, and slows down password guessing."""
 
-    def __init__(self, hashers: int = 2, waiting: int = 32, failures: int = 5,
-                 lockout: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, store: Store, hashers: int = 2, waiting: int = 32, failures: int = 5,
+                 lockout: float = 60.0, clock: Callable[[], int] = now_ms) -> None:
+        self.store = store
         self.waiting = waiting
         self.failures = failures
-        self.lockout = lockout
-        self.clock = clock
+        self.lockout_ms = int(lockout * 1000)
+        self.keep_ms = max(_KEEP_MS, self.lockout_ms)
+        self.clock = clock  # milliseconds
         self._slots = asyncio.Semaphore(hashers)
         self._queued = 0
-        self._failed: dict[Attempt, tuple[int, float]] = {}  # -> (wrong in a row, last at)
 
     async def run(self, work: Callable[..., T], *args: object) -> T:
         """Run `work(*args)` in a thread once a slot is free; 429 if too many wait."""
@@ -94,17 +98,21 @@ class PasswordGate:
 
     def check(self, attempt: Attempt) -> None:
         """Refuse a locked log-in attempt."""
-        wrong, last = self._failed.get(attempt, (0, 0.0))
-        left = last + self.lockout - self.clock()
-        if wrong >= self.failures and left > 0:
+        wrong, kept_ms = self.store.failures(_name(attempt), self.clock())
+        # The count is kept `keep_ms` after the last failure: so long ago it was.
+        locked_ms = self.lockout_ms - (self.keep_ms - kept_ms)
+        if wrong >= self.failures and locked_ms > 0:
             raise ApiError(429, "too_many_attempts", "too many wrong passwords for this user "
-                           f"from here; retry in {math.ceil(left)} s")
+                           f"from here; retry in {math.ceil(locked_ms / 1000)} s")
 
     def failed(self, attempt: Attempt) -> None:
-        wrong, _ = self._failed.pop(attempt, (0, 0.0))
-        self._failed[attempt] = (wrong + 1, self.clock())  # re-inserted: the newest is last
-        while len(self._failed) > _TRACKED:
-            del self._failed[next(iter(self._failed))]
+        # Past the lockout the count stays, so the next wrong password locks at once.
+        self.store.fail(_name(attempt), self.clock(), self.keep_ms)
 
     def succeeded(self, attempt: Attempt) -> None:
-        self._failed.pop(attempt, None)
+        self.store.forget_failures(_name(attempt))
+
+
+def _name(attempt: Attempt) -> str:
+    user, address = attempt
+    return f"login:{user}:{address}"
