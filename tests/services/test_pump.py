@@ -2,8 +2,6 @@
 pass one journal transaction."""
 
 import asyncio
-import contextlib
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ from exchange.services.match import MatchService
 from exchange.services.processor import Runner
 from exchange.services.risk import RiskService
 from exchange.store.sqlite import SqliteStore
+from tests.bus.test_sqlite import journaled
 
 CONFIG = default_config()
 LIMIT, GTC = OrderType.LIMIT, TimeInForce.GTC
@@ -33,12 +32,6 @@ class Exploding(MatchService):
         if self.armed:
             raise RuntimeError("a bug in match")
         super().handle(record, out)
-
-
-def journaled(path: Path) -> int:
-    with contextlib.closing(sqlite3.connect(path)) as db:
-        count: int = db.execute("SELECT COUNT(*) FROM records").fetchone()[0]
-        return count
 
 
 def test_orders_go_round_and_a_failing_pass_stops_the_pump_with_nothing_journaled(

@@ -206,12 +206,11 @@ class Gateway:
         """Feed thread: read both topics and hand each batch to the event loop."""
         loop = self._loop
         assert loop is not None
-        apply = self._fold_to_record if self.models.records else self._apply
         try:
             while not self._stop.is_set():
                 records = reader.poll(0.1, 2000)
                 if records:
-                    loop.call_soon_threadsafe(apply, _decoded(records))
+                    loop.call_soon_threadsafe(self._take, _decoded(records))
         finally:
             reader.close()
 
@@ -221,12 +220,15 @@ class Gateway:
         records = self._reader.poll(0.0, 2000)
         if not records:
             return False
-        batch = _decoded(records)
+        self._take(_decoded(records))
+        return True
+
+    def _take(self, batch: list[Record]) -> None:
+        """Fold a batch and answer it: at once, or once the read models recorded it."""
         if self.models.records:
             self._fold_to_record(batch)
         else:
-            self._apply(batch)
-        return True
+            self._publish(*self._fold(batch))
 
     def _fold_to_record(self, batch: list[Record]) -> None:
         """Fold a batch and queue it for the recorder; it is answered once recorded."""
@@ -408,9 +410,6 @@ class Gateway:
                 return
 
     # ---- events ---------------------------------------------------------------------
-
-    def _apply(self, batch: list[Record]) -> None:
-        self._publish(*self._fold(batch))
 
     def _fold(self, batch: list[Record]) -> tuple[Changes, list[_Waiter]]:
         """Fold a batch into the views; return what it changed and the requests it answers."""

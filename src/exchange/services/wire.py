@@ -68,9 +68,6 @@ def encode(message: Message) -> bytes:
     return bytes(memoryview(orjson.dumps((CODES[message.__class__], *message))))
 
 
-_MISSING = object()
-
-
 def _decoder(cls: type) -> Callable[[list[Any]], Any]:
     hints = typing.get_type_hints(cls)
     # Each enum field as a value -> member table: a dict lookup costs a fraction of
@@ -86,10 +83,8 @@ def _decoder(cls: type) -> Callable[[list[Any]], Any]:
     def decode_fields(fields: list[Any]) -> Any:
         if len(fields) < len(names):
             # Written before fields were added at the end (with defaults): the journal
-            # of an older version still replays.
-            fields.extend(defaults.get(name, _MISSING) for name in names[len(fields):])
-            if _MISSING in fields:
-                raise ValueError(f"{cls.__name__}: expected {len(names)} fields")
+            # of an older version still replays. `KeyError`: a field without a default.
+            fields.extend([defaults[name] for name in names[len(fields):]])
         for index, members in enums:
             fields[index] = members[fields[index]]  # KeyError: not a member
         for index in rows:  # JSON arrays of arrays back into tuples of tuples
