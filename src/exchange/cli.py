@@ -56,6 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     engine.add_argument("--seed", type=int, default=1)
     engine.add_argument("--repeat", type=_positive, default=3, help="timed runs; best is reported")
     engine.add_argument("--json", action="store_true", help="print one JSON object")
+    floor = benches.add_parser("floor", help="time bare stand-ins no implementation can beat")
+    floor.add_argument("--orders", type=_positive, default=200_000)
+    floor.add_argument("--repeat", type=_positive, default=3, help="timed runs; best is reported")
+    floor.add_argument("--seconds", type=float, default=8.0,
+                       help="measured seconds of each transport run")
+    floor.add_argument("--json", action="store_true", help="print one JSON object")
     load = benches.add_parser("load", help="drive a running exchange over its API from many users")
     load.add_argument("--url", default="http://127.0.0.1:5001")
     load.add_argument("--users", type=_positive, default=50)
@@ -76,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _distributed(args)
     if args.bench == "load":
         return _bench_load(args)
+    if args.bench == "floor":
+        return _bench_floor(args.orders, args.repeat, args.seconds, as_json=args.json)
     return _bench_engine(args.orders, args.seed, args.repeat, as_json=args.json)
 
 
@@ -100,6 +108,25 @@ def _bench_engine(orders: int, seed: int, repeats: int, *, as_json: bool) -> int
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value:>14}")
+    return 0
+
+
+def _bench_floor(orders: int, repeats: int, seconds: float, *, as_json: bool) -> int:
+    from exchange.bench.floor import run  # noqa: PLC0415 - keep `exchange --help` quick
+
+    result = run(orders, repeats, seconds)
+    if as_json:
+        sys.stdout.write(orjson.dumps(dataclasses.asdict(result)).decode() + "\n")
+        return 0
+    print(f"engine floor, {result.orders:,} orders (compare `exchange bench engine`)")
+    for engine in result.engine:
+        print(f"  {engine.name:<42} {engine.orders_per_sec:>12,.0f} orders/s"
+              f"  {engine.trades:>9,} trades")
+    print("transport floor: a WebSocket server that does nothing (compare `exchange bench load`)")
+    for transport in result.transport:
+        print(f"  {transport.messages_per_request} message(s) per request, "
+              f"{transport.connections} connections: {transport.requests_per_sec:>9,.0f}"
+              f" requests/s, server CPU {transport.server_cpu_us_per_request:,.0f} µs/request")
     return 0
 
 
