@@ -50,7 +50,7 @@ from exchange.runtime import tune_gc
 
 Execute = Callable[[Command], list[Any]]
 
-BUY = Side.BUY
+BUY, SELL = Side.BUY, Side.SELL
 USER = CancelReason.USER
 UNKNOWN = Reject.UNKNOWN_ORDER
 _new = tuple.__new__  # how the core builds its events on hot paths (see core/book.py)
@@ -79,7 +79,8 @@ def named_events_no_risk() -> Execute:
         out: list[Any] = [_new(OrderAccepted, (seq, ts, order_id, user, symbol, side, kind,
                                                tif, price, qty, 0, client_id))]
         buy = side is BUY
-        keys, levels, sign = (ask_keys, asks, 1) if buy else (bid_keys, bids, -1)
+        keys, levels, sign, maker_side = ((ask_keys, asks, 1, SELL) if buy
+                                          else (bid_keys, bids, -1, BUY))
         limit = price * sign
         while qty and keys and keys[0] <= limit:
             at = keys[0] * sign
@@ -101,7 +102,7 @@ def named_events_no_risk() -> Execute:
                     out.append(_new(OrderDone, (seq, ts, maker[0], maker[3], symbol,
                                                 maker[4])))
             counters[1] += 1
-            out.append(_new(LevelChanged, (seq, symbol, side, at, 0, counters[1])))
+            out.append(_new(LevelChanged, (seq, symbol, maker_side, at, 0, counters[1])))
             if not queue:
                 del levels[at]
                 heappop(keys)
@@ -171,7 +172,8 @@ def plain_events_least_risk(accounts: dict[int, list[int]] | None = None) -> Exe
             balances[3] += qty
         out: list[Any] = [(OrderAccepted, seq, ts, order_id, user, symbol, side, kind, tif,
                            price, qty, 0, client_id)]
-        keys, levels, sign = (ask_keys, asks, 1) if buy else (bid_keys, bids, -1)
+        keys, levels, sign, maker_side = ((ask_keys, asks, 1, SELL) if buy
+                                          else (bid_keys, bids, -1, BUY))
         limit = price * sign
         while qty and keys and keys[0] <= limit:
             at = keys[0] * sign
@@ -205,7 +207,7 @@ def plain_events_least_risk(accounts: dict[int, list[int]] | None = None) -> Exe
                     del orders[maker[0]]
                     out.append((OrderDone, seq, ts, maker[0], maker[3], symbol, maker[4]))
             counters[1] += 1
-            out.append((LevelChanged, seq, symbol, side, at, 0, counters[1]))
+            out.append((LevelChanged, seq, symbol, maker_side, at, 0, counters[1]))
             if not queue:
                 del levels[at]
                 heappop(keys)
