@@ -8,7 +8,9 @@ less than the exchange must:
   function and called once per command, as `Exchange.execute` is. It leaves out
   validation, fees, self-trade prevention, client order ids, level totals, replay
   protection and order records. Each omission makes it faster, so the real engine cannot
-  be faster than it. Two versions:
+  be faster than it. Two versions, each written out in full on purpose: sharing the
+  matching loop would cost a call or a branch per command, and a floor must not pay for
+  tidiness:
   - the core's event classes, and no risk at all;
   - events as plain tuples (cheaper than any typed event), plus the least risk there
     is: hold on accept, settle both sides of a fill, release on cancel.
