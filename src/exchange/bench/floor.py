@@ -305,8 +305,10 @@ class TransportFloor:
     server_cpu_us_per_request: float
 
 
-async def _drive(url: str, connections: int, window: int, seconds: float) -> float:
-    """Keep `window` requests in flight on each connection; return answers per second."""
+async def _drive(url: str, connections: int, window: int, seconds: float,
+                 server: int) -> tuple[float, float]:
+    """Keep `window` requests in flight on each connection; return the answers per second
+    and the CPU seconds process `server` spent per answer, both over the measured window."""
     from websockets.asyncio.client import connect  # noqa: PLC0415
 
     answered = [0]
@@ -329,14 +331,16 @@ async def _drive(url: str, connections: int, window: int, seconds: float) -> flo
 
     tasks = [asyncio.create_task(one()) for _ in range(connections)]
     await asyncio.sleep(1.0)  # warm up
-    first, start = answered[0], time.perf_counter()
+    first, start, cpu = answered[0], time.perf_counter(), _cpu_seconds(server)
     await asyncio.sleep(seconds)
-    rate = (answered[0] - first) / (time.perf_counter() - start)
+    count = answered[0] - first
+    rate = count / (time.perf_counter() - start)
+    cpu_per_answer = (_cpu_seconds(server) - cpu) / max(count, 1)
     running[0] = False
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    return rate
+    return rate, cpu_per_answer
 
 
 def transport_floor(messages: int, seconds: float, connections: int = 50,
@@ -352,16 +356,12 @@ def transport_floor(messages: int, seconds: float, connections: int = 50,
         stdout=subprocess.DEVNULL)
     try:
         _wait_for(port)
-        before = _cpu_seconds(server.pid)
-        start = time.perf_counter()
-        rate = uvloop.run(_drive(f"ws://127.0.0.1:{port}/ws", connections, window, seconds))
-        # What the server spent per answer over the whole drive, warm-up included.
-        served = rate * (time.perf_counter() - start)
-        cpu = _cpu_seconds(server.pid) - before
+        rate, cpu = uvloop.run(_drive(f"ws://127.0.0.1:{port}/ws", connections, window,
+                                      seconds, server.pid))
     finally:
         server.terminate()
         server.wait(10)
-    return TransportFloor(messages, connections, window, rate, cpu / max(served, 1) * 1e6)
+    return TransportFloor(messages, connections, window, rate, cpu * 1e6)
 
 
 def _wait_for(port: int) -> None:
