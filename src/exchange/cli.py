@@ -27,6 +27,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--taker-fee", default=os.environ.get("EXCHANGE_TAKER_FEE"))
     run.add_argument("--grant", action="append", default=[], metavar="ASSET=AMOUNT",
                      help="what each new user gets, e.g. --grant USD=1000 (repeatable)")
+    run.add_argument("--fsync", action="store_true",
+                     default=os.environ.get("EXCHANGE_FSYNC", "") not in ("", "0"),
+                     help="sync the journal to disk on every group commit: durable against "
+                          "power loss, not only a killed process (slower)")
+    run.add_argument("--snapshot-every", type=_positive,
+                     default=int(os.environ.get("EXCHANGE_SNAPSHOT_EVERY", "100000")),
+                     metavar="COMMANDS", help="snapshot after this many commands")
+    run.add_argument("--snapshot-seconds", type=float,
+                     default=float(os.environ.get("EXCHANGE_SNAPSHOT_SECONDS", "60")),
+                     metavar="SECONDS", help="or after this long, if anything changed")
 
     for name, text in (("gateway", "run a gateway (web app and API) over Kafka and Redis"),
                        ("risk", "run a risk instance over Kafka and Redis"),
@@ -144,7 +154,9 @@ def _run(args: argparse.Namespace) -> int:
         grants = dict(_pair(text) for text in args.grant)
         config = load_config(args.config, maker_fee=args.maker_fee, taker_fee=args.taker_fee,
                              grants=grants)
-        return run(Settings(args.host, args.port, args.data_dir, config))
+        return run(Settings(args.host, args.port, args.data_dir, config, fsync=args.fsync,
+                            snapshot_every=args.snapshot_every,
+                            snapshot_seconds=args.snapshot_seconds))
     except SettingsError as error:
         print(f"exchange: {error}", file=sys.stderr)
         return 2

@@ -78,6 +78,7 @@ def run_gateway(wiring: Wiring, host: str, port: int) -> int:
     from exchange.embedded import Server, event_loop_run  # noqa: PLC0415
     from exchange.runtime import tune_gc  # noqa: PLC0415
     from exchange.services.accounts import Accounts  # noqa: PLC0415
+    from exchange.services.busdriver import BusDriver  # noqa: PLC0415
     from exchange.services.gateway import Gateway  # noqa: PLC0415
     from exchange.store.redis_models import RedisModels  # noqa: PLC0415
     from exchange.web.app import create_app  # noqa: PLC0415
@@ -85,7 +86,7 @@ def run_gateway(wiring: Wiring, host: str, port: int) -> int:
     bus, store = connect(wiring)
     # What any gateway folds is recorded in Redis, and REST reads it there.
     models = RedisModels(wiring.config, wiring.redis, wiring.namespace)
-    gateway = Gateway(wiring.config, bus, store, models=models)
+    gateway = Gateway(wiring.config, store, BusDriver(bus), models=models)
     app = create_app(wiring.config, gateway, Accounts(store))
     server = Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                    ws="websockets-sansio", http="httptools", lifespan="off"))

@@ -26,7 +26,7 @@ from exchange.core.events import AccountOpened, BalancesChanged, LevelChanged, T
 from exchange.core.markets import COIN, USD, Asset, Config, make_market
 from exchange.core.types import OrderType, Side, TimeInForce
 from exchange.services import topics
-from exchange.services.gateway import SNAPSHOT
+from exchange.services.busdriver import SNAPSHOT, BusDriver
 from exchange.services.gateway import Gateway as GatewayService
 from exchange.services.readmodels import LocalModels, ReadModels, Record, fold
 from exchange.services.views import INTERVALS, Views
@@ -240,7 +240,7 @@ def test_a_gateway_snapshot_never_runs_ahead_of_the_recorded_models(tmp_path: Pa
     # models never got. While a batch waits to be recorded, no snapshot may include it.
     bus, store = SqliteBus(tmp_path / "journal.sqlite"), SqliteStore(tmp_path / "store.sqlite")
     topics.create_topics(bus, 2)
-    gateway = GatewayService(CONFIG, bus, store, snapshot_every=0.02)
+    gateway = GatewayService(CONFIG, store, BusDriver(bus, snapshot_every=0.02))
     models = gateway.models = HeldModels(gateway)
 
     def snapshot_position() -> int:

@@ -274,7 +274,11 @@ class Exchange:
 
     @classmethod
     def load(cls, config: Config, data: bytes) -> "Exchange":
-        state = orjson.loads(data)
+        return cls.from_state(config, orjson.loads(data))
+
+    @classmethod
+    def from_state(cls, config: Config, state: dict[str, Any]) -> "Exchange":
+        """Rebuild an exchange from `to_state`; it behaves as the one that made it."""
         if state.get("format") != STATE_FORMAT:
             raise ValueError(f"expected state format {STATE_FORMAT}, got {state.get('format')}")
         exchange = cls(config)
@@ -296,6 +300,10 @@ class Exchange:
 
     def state_hash(self) -> str:
         """Digest the books and balances, so two replicas can prove they agree."""
-        state = self.to_state()
-        digest = {"ledger": state["ledger"], "books": state["books"]}
-        return hashlib.sha256(orjson.dumps(digest)).hexdigest()
+        return hash_state(self.to_state())
+
+
+def hash_state(state: dict[str, Any]) -> str:
+    """Digest the books and balances of a `to_state`, as `Exchange.state_hash` does."""
+    digest = {"ledger": state["ledger"], "books": state["books"]}
+    return hashlib.sha256(orjson.dumps(digest)).hexdigest()

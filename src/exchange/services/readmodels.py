@@ -88,18 +88,43 @@ class Changes:
     ranges: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
 
 
-def fold(views: Views, batch: list[Record]) -> Changes:
-    """Fold a batch of records into `views`; return what it changed."""
-    changes = Changes()
-    users, ranges = changes.users, changes.ranges
-    for topic, partition, offset, key, event in batch:
+class Folding:
+    """Fold one batch of events into the views, noting what it changed in `changes`.
+
+    Events reach it by stream: a user's (`user`) or a market's (`market`). A gateway over
+    the bus hands it the records it read (`record`), which also notes the offsets read;
+    the embedded pipeline hands it `Exchange`'s events as they are made. `offer` is told
+    of each event of a user's stream (the gateway's waiting requests) and appends the
+    requests it answers to `answered`.
+    """
+
+    __slots__ = ("answered", "changes", "offer", "views")
+
+    def __init__(self, views: Views,
+                 offer: Callable[[Event, list[Any]], None] | None = None) -> None:
+        self.views = views
+        self.offer = offer
+        self.changes = Changes()
+        self.answered: list[Any] = []
+
+    def record(self, record: Record) -> None:
+        """Fold one record read from the bus."""
+        topic, partition, offset, key, event = record
+        ranges = self.changes.ranges
         span = ranges.get((topic, partition))
         ranges[(topic, partition)] = (offset if span is None else span[0], offset + 1)
         if topic == topics.MARKET_DATA:
-            _market_event(views, event, partition, offset, changes.markets)
-            continue
-        user = int(key)
+            self.market(partition, offset, event)
+        else:
+            self.user(partition, offset, int(key), event)
+
+    def user(self, partition: int, offset: int, user: int, event: Event) -> None:
+        """Fold an event of `user`'s stream."""
+        views = self.views
         changed = views.apply_user(user, event)
+        if self.offer is not None:
+            self.offer(event, self.answered)
+        users = self.changes.users
         mine = users.get(user)
         if mine is None:
             mine = users[user] = UserChanges(partition)
@@ -120,25 +145,32 @@ def fold(views: Views, batch: list[Record]) -> Changes:
             mine.balances = views.users[user].balances
         elif kind is AccountOpened:
             mine.opened = True
-    return changes
+
+    def market(self, partition: int, offset: int, event: Event) -> None:
+        """Fold an event of a market's stream (a trade or a level change)."""
+        market = event.market  # type: ignore[union-attr]
+        view = self.views.markets[market]
+        markets = self.changes.markets
+        changes = markets.get(market)
+        if changes is None:
+            changes = markets[market] = MarketChanges(partition, view.version, view.version)
+        candles = self.views.apply_market(event)
+        if isinstance(event, TradeExecuted):
+            changes.trades.append(view.trades[0])
+            changes.trade_offsets.append(offset)
+            for seconds, candle in (candles or {}).items():
+                changes.candles[(seconds, candle[0])] = candle
+        else:
+            changes.levels[(int(event.side), event.price)] = event.qty  # type: ignore[union-attr]
+            changes.version = view.version
 
 
-def _market_event(views: Views, event: Event, partition: int, offset: int,
-                  markets: dict[str, MarketChanges]) -> None:
-    market = event.market  # type: ignore[union-attr]
-    view = views.markets[market]
-    changes = markets.get(market)
-    if changes is None:
-        changes = markets[market] = MarketChanges(partition, view.version, view.version)
-    candles = views.apply_market(event)
-    if isinstance(event, TradeExecuted):
-        changes.trades.append(view.trades[0])
-        changes.trade_offsets.append(offset)
-        for seconds, candle in (candles or {}).items():
-            changes.candles[(seconds, candle[0])] = candle
-    else:
-        changes.levels[(int(event.side), event.price)] = event.qty  # type: ignore[union-attr]
-        changes.version = view.version
+def fold(views: Views, batch: list[Record]) -> Changes:
+    """Fold a batch of records into `views`; return what it changed."""
+    folding = Folding(views)
+    for record in batch:
+        folding.record(record)
+    return folding.changes
 
 
 class ReadModels(ABC):

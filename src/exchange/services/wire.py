@@ -60,6 +60,11 @@ class WireError(ValueError):
     """Bytes on the bus that are not a message of this version."""
 
 
+def to_array(message: Message) -> tuple[object, ...]:
+    """Return a message as the plain array the wire carries: its code, then its fields."""
+    return (CODES[message.__class__], *message)
+
+
 def encode(message: Message) -> bytes:
     """Serialise a command or event."""
     # orjson hands back its whole 4 KiB output buffer as the bytes object; a message is
@@ -100,11 +105,31 @@ _DECODERS = {code: _decoder(cls) for cls, code in CODES.items()}
 def decode(data: bytes) -> Message:
     """Rebuild a command or event from `encode`'s bytes."""
     try:
-        code, *fields = orjson.loads(data)
-        result: Message = _DECODERS[code](fields)
-    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, ValueError) as error:
+        array = orjson.loads(data)
+    except orjson.JSONDecodeError as error:
         raise WireError(f"not a message: {data[:80]!r}") from error
+    return from_array(array)
+
+
+def from_array(array: Any) -> Message:
+    """Rebuild a command or event from `to_array`'s array, as JSON gives it back."""
+    try:
+        code, *fields = array
+        result: Message = _DECODERS[code](fields)
+    except (KeyError, IndexError, TypeError, ValueError) as error:
+        raise WireError(f"not a message: {str(array)[:80]}") from error
     return result
+
+
+_COMMAND_TYPES = tuple(cls for cls, code in CODES.items() if code < 100)
+
+
+def command_from_array(array: Any) -> Command:
+    """Rebuild a command from `to_array`'s array; anything else is a WireError."""
+    message = from_array(array)
+    if not isinstance(message, _COMMAND_TYPES):
+        raise WireError(f"expected a command, got {type(message).__name__}")
+    return message  # type: ignore[return-value]
 
 
 _EVENT_TYPES = tuple(cls for cls, code in CODES.items() if code > 100)

@@ -6,10 +6,11 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import FileResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from exchange.core.markets import Config
 from exchange.services.accounts import Accounts
-from exchange.services.gateway import Gateway
+from exchange.services.gateway import Driver, Gateway, Unavailable
 from exchange.web import account, errors, public, trading, ws
 from exchange.web.context import Context
 from exchange.web.hub import Hub
@@ -36,6 +37,7 @@ def create_app(config: Config, gateway: Gateway, accounts: Accounts) -> FastAPI:
     app.state.hub = hub
     errors.install(app)
     app.add_middleware(BodyLimit)
+    app.add_middleware(WhileRestoring, driver=gateway.driver)
     for module in (public, account, trading, ws):
         app.include_router(module.router)
 
@@ -47,3 +49,28 @@ def create_app(config: Config, gateway: Gateway, accounts: Accounts) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+class WhileRestoring:
+    """ASGI middleware: while the exchange restores its state, the API answers 503
+    `unavailable` (its views are not whole yet); the page and the status are served."""
+
+    def __init__(self, app: ASGIApp, driver: Driver) -> None:
+        self.app = app
+        self.driver = driver
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if (self.driver.ready or scope["type"] not in ("http", "websocket")
+                or not path.startswith("/api/") or path == "/api/v1/status"):
+            await self.app(scope, receive, send)
+            return
+        status = self.driver.status()
+        message = (f"the exchange is restoring its state ({status.get('restored_percent', 0)}"
+                   " % done); try again shortly") if status else "the exchange is stopping"
+        if scope["type"] == "websocket":
+            await receive()  # the connect
+            await send({"type": "websocket.close", "code": 1013, "reason": message[:120]})
+            return
+        error = errors.unavailable(Unavailable(message))
+        await Json(error.body(), status_code=503)(scope, receive, send)

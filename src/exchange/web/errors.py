@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from exchange.core.types import Reject
-from exchange.services.gateway import NoAnswer, Refused
+from exchange.services.gateway import NoAnswer, Refused, Unavailable
 from exchange.web.responses import Json
 
 
@@ -56,6 +56,10 @@ def no_answer(error: NoAnswer) -> ApiError:
     return ApiError(503, "timeout", f"{error}; check your open orders before retrying")
 
 
+def unavailable(error: Unavailable) -> ApiError:
+    return ApiError(503, "unavailable", str(error))
+
+
 def from_validation(error: RequestValidationError) -> ApiError:
     """Describe the first problem pydantic found in a request."""
     first = error.errors()[0]
@@ -92,6 +96,10 @@ def install(app: FastAPI) -> None:
         assert isinstance(error, NoAnswer)
         return await api_error(request, no_answer(error))
 
+    async def not_now(request: Request, error: Exception) -> Json:
+        assert isinstance(error, Unavailable)
+        return await api_error(request, unavailable(error))
+
     async def http(request: Request, error: Exception) -> Json:
         assert isinstance(error, HTTPException)
         # FastAPI answers a body it cannot even decode (not UTF-8, say) with a bare 400.
@@ -104,4 +112,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(Refused, refusal)
     app.add_exception_handler(NoAnswer, timeout)
+    app.add_exception_handler(Unavailable, not_now)
     app.add_exception_handler(HTTPException, http)

@@ -61,10 +61,15 @@ async def ticker(ctx: Ctx, symbol: Symbol) -> dict[str, Any]:
 
 @router.get("/status", tags=["server"])
 async def status(ctx: Ctx) -> dict[str, Any]:
-    """Liveness, the server's memory and the CPU time it has used (all its threads)."""
-    return {"status": "ok", "uptime_s": int(time.monotonic() - ctx.started),
-            "rss_bytes": _rss_bytes(), "cpu_s": round(time.process_time(), 6),
-            "users": await ctx.models.users()}
+    """Liveness, the server's memory and the CPU time it has used (all its threads); while
+    the exchange restores its state on start, `"status": "restoring"` and how far along."""
+    driver = ctx.gateway.driver
+    answer: dict[str, Any] = {
+        "status": "ok", "uptime_s": int(time.monotonic() - ctx.started),
+        "rss_bytes": _rss_bytes(), "cpu_s": round(time.process_time(), 6)}
+    if driver.ready:
+        answer["users"] = await ctx.models.users()
+    return {**answer, **driver.status()}
 
 
 def _rss_bytes() -> int | None:

@@ -15,11 +15,11 @@ from fastapi import APIRouter, WebSocket
 from pydantic import ValidationError
 
 from exchange.core.types import Side
-from exchange.services.gateway import NoAnswer, Refused
+from exchange.services.gateway import NoAnswer, Refused, Unavailable
 from exchange.services.views import INTERVALS
 from exchange.web.auth import SESSION_COOKIE, now_ms
 from exchange.web.context import Context
-from exchange.web.errors import ApiError, no_answer, refused
+from exchange.web.errors import ApiError, no_answer, refused, unavailable
 from exchange.web.hub import Channel, Connection, Hub
 from exchange.web.orders import market_of, parse_place
 from exchange.web.schemas import CLIENT_ORDER_ID, PlaceOrderBody
@@ -97,6 +97,8 @@ async def _handle(ctx: Context, hub: Hub, connection: Connection, text: str | No
         reply = {"type": "error", **refused(error).body()}
     except NoAnswer as error:
         reply = {"type": "error", **no_answer(error).body()}
+    except Unavailable as error:
+        reply = {"type": "error", **unavailable(error).body()}
     if reply is not None:
         if req is not None:
             reply["req"] = req
