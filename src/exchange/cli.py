@@ -38,6 +38,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                      default=float(os.environ.get("EXCHANGE_SNAPSHOT_SECONDS", "60")),
                      metavar="SECONDS", help="or after this long, if anything changed")
 
+    verify = commands.add_parser("verify", help="replay a stopped exchange's journal from "
+                                 "nothing and check every snapshot's state hash")
+    verify.add_argument("--data-dir", type=Path,
+                        default=Path(os.environ.get("EXCHANGE_DATA_DIR", "exchange-data")))
+    verify.add_argument("--config", type=Path, default=_env_path("EXCHANGE_CONFIG"))
+    verify.add_argument("--maker-fee", default=os.environ.get("EXCHANGE_MAKER_FEE"))
+    verify.add_argument("--taker-fee", default=os.environ.get("EXCHANGE_TAKER_FEE"))
+    verify.add_argument("--grant", action="append", default=[], metavar="ASSET=AMOUNT")
+
     for name, text in (("gateway", "run a gateway (web app and API) over Kafka and Redis"),
                        ("risk", "run a risk instance over Kafka and Redis"),
                        ("match", "run a match instance over Kafka and Redis"),
@@ -66,6 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     engine.add_argument("--seed", type=int, default=1)
     engine.add_argument("--repeat", type=_positive, default=3, help="timed runs; best is reported")
     engine.add_argument("--json", action="store_true", help="print one JSON object")
+    restore = benches.add_parser("restore", help="time a start on a long journal, with and "
+                                 "without a snapshot")
+    restore.add_argument("--orders", type=_positive, default=1_000_000)
+    restore.add_argument("--seed", type=int, default=1)
+    restore.add_argument("--json", action="store_true", help="print one JSON object")
     floor = benches.add_parser("floor", help="time bare stand-ins no implementation can beat")
     floor.add_argument("--orders", type=_positive, default=200_000)
     floor.add_argument("--repeat", type=_positive, default=3, help="timed runs; best is reported")
@@ -88,10 +102,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "run":
         return _run(args)
+    if args.command == "verify":
+        return _verify(args)
     if args.command in ("gateway", "risk", "match", "cluster"):
         return _distributed(args)
     if args.bench == "load":
         return _bench_load(args)
+    if args.bench == "restore":
+        return _bench_restore(args.orders, args.seed, as_json=args.json)
     if args.bench == "floor":
         return _bench_floor(args.orders, args.repeat, args.seconds, as_json=args.json)
     return _bench_engine(args.orders, args.seed, args.repeat, as_json=args.json)
@@ -114,6 +132,30 @@ def _bench_engine(orders: int, seed: int, repeats: int, *, as_json: bool) -> int
         ("resting orders at the end", f"{result.resting_orders:,}"),
         ("peak RSS (MB)", f"{result.peak_rss_mb:,.1f}"),
         ("bytes per resting order", f"{result.bytes_per_resting_order:,.0f}"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value:>14}")
+    return 0
+
+
+def _bench_restore(orders: int, seed: int, *, as_json: bool) -> int:
+    from exchange.bench.restore import run  # noqa: PLC0415 - keep `exchange --help` quick
+
+    result = run(orders, seed)
+    if as_json:
+        sys.stdout.write(orjson.dumps(dataclasses.asdict(result)).decode() + "\n")
+        return 0
+    rows = [
+        ("journalled commands", f"{result.commands:,}"),
+        ("journal (MB)", f"{result.journal_mb:,.1f}"),
+        ("start with no snapshot: replay (s)", f"{result.replay_s:,.2f}"),
+        ("  commands replayed per second", f"{result.replayed_per_s:,.0f}"),
+        ("  resting orders, peak RSS (MB)",
+         f"{result.resting_orders:,}, {result.rss_mb_after_replay:,.0f}"),
+        ("stop: write the snapshot (s)", f"{result.snapshot_write_s:,.2f}"),
+        ("  snapshot (MB)", f"{result.snapshot_mb:,.1f}"),
+        ("start from the snapshot (s)", f"{result.snapshot_start_s:,.2f}"),
     ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
@@ -160,6 +202,38 @@ def _run(args: argparse.Namespace) -> int:
     except SettingsError as error:
         print(f"exchange: {error}", file=sys.stderr)
         return 2
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from exchange.pipeline.audit import verify  # noqa: PLC0415 - keep `exchange --help` quick
+    from exchange.pipeline.journal import Journal, JournalError  # noqa: PLC0415
+    from exchange.pipeline.lock import DataDirInUse, DataDirLock  # noqa: PLC0415
+    from exchange.pipeline.snapshots import Snapshots  # noqa: PLC0415
+    from exchange.settings import SettingsError, load_config, remember  # noqa: PLC0415
+
+    data_dir: Path = args.data_dir
+    if not (data_dir / "journal").is_dir():
+        print(f"exchange verify: {data_dir} holds no journal", file=sys.stderr)
+        return 2
+    lock = DataDirLock(data_dir)
+    try:
+        config = load_config(args.config, maker_fee=args.maker_fee, taker_fee=args.taker_fee,
+                             grants=dict(_pair(text) for text in args.grant))
+        remember(config, data_dir)
+        lock.acquire()
+        with Journal(data_dir / "journal") as journal:
+            checks = verify(config, journal, Snapshots(data_dir / "snapshots"))
+    except (SettingsError, DataDirInUse, JournalError) as error:
+        print(f"exchange verify: {error}", file=sys.stderr)
+        return 2
+    finally:
+        lock.release()
+    for check in checks:
+        verdict = "agrees" if check.agrees else f"DIFFERS: replay gives {check.replayed}"
+        print(f"snapshot of seq {check.seq:,}: {check.saved[:16]}... {verdict}")
+    if not checks:
+        print("no snapshot to check against")
+    return 0 if all(check.agrees for check in checks) else 1
 
 
 def _add_wiring(command: argparse.ArgumentParser) -> None:

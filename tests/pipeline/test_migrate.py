@@ -9,6 +9,7 @@ what that version served after restarting on a copy of it.
 
 import json
 import shutil
+import subprocess
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import httpx
 
 from exchange.pipeline.migrate import MOVED
 from tests.web.client import User
-from tests.web.server import Server, free_port
+from tests.web.server import EXCHANGE, ROOT, Server, free_port
 
 DATA = Path(__file__).parent / "data"
 FEES = ("--maker-fee", "0.001", "--taker-fee", "0.002")
@@ -74,6 +75,11 @@ def test_a_bus_journal_is_converted_with_everything_kept(tmp_path: Path) -> None
     finally:
         server.stop()
     assert log.read_text().count("converting") == 1
+    # The new journal replays over the converted state to what was served.
+    audit = subprocess.run([*EXCHANGE, "verify", "--data-dir", str(data_dir), *FEES],
+                           cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    assert "agrees" in audit.stdout
 
 
 def test_a_conversion_cut_short_is_done_again_from_the_old_journal(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ class Trader:
         assert answer.status_code == 201, answer.text
         self.http.headers["x-csrf-token"] = answer.json()["csrf_token"]
         self.accepted: set[int] = set()
+        self.answers: dict[int, dict[str, Any]] = {}  # each accepted order, as answered
         self.random = random.Random(seed)
 
     def trade_until_gone(self, stop: threading.Event) -> None:
@@ -51,6 +52,7 @@ class Trader:
                 return
             if answer.status_code == 201:
                 self.accepted.add(answer.json()["order_id"])
+                self.answers[answer.json()["order_id"]] = answer.json()
 
     def get(self, path: str) -> Any:
         answer = self.http.get(path)

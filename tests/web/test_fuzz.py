@@ -32,13 +32,11 @@ from typing import Any
 import httpx
 import orjson
 
-from exchange.bus.sqlite import SqliteBus
-from exchange.core.ledger import FEE_ACCOUNT
+from exchange.core.ledger import FEE_ACCOUNT, Ledger
 from exchange.core.markets import default_config
-from exchange.services import topics
-from exchange.services.processor import replay, restore
-from exchange.services.risk import RiskService
-from exchange.store.sqlite import SqliteStore
+from exchange.pipeline.audit import fresh_replay
+from exchange.pipeline.journal import Journal
+from exchange.pipeline.snapshots import Snapshots
 from tests.web.client import MARKET, User
 from tests.web.server import Server
 
@@ -115,16 +113,10 @@ def fuzz(url: str, key: str, workdir: Path) -> subprocess.CompletedProcess[str]:
                           check=False)
 
 
-def rebuilt_ledger(data_dir: Path) -> RiskService:
-    """Rebuild the risk ledger as a restart would: its snapshot, then the journal after it."""
-    risk = RiskService(default_config())
-    bus, store = SqliteBus(data_dir / "journal.sqlite"), SqliteStore(data_dir / "store.sqlite")
-    try:
-        replay(bus, risk, restore(store, risk, range(bus.partitions(topics.RISK))))
-    finally:
-        store.close()
-        bus.close()
-    return risk
+def rebuilt_ledger(data_dir: Path) -> Ledger:
+    """Rebuild the ledger from nothing but the journal of commands."""
+    with Journal(data_dir / "journal") as journal:
+        return fresh_replay(default_config(), journal, Snapshots(data_dir / "snapshots")).ledger
 
 
 def totals(user: User) -> dict[str, Decimal]:
@@ -157,8 +149,7 @@ def test_no_request_gets_a_server_error(exchange_process: Server, tmp_path: Path
             user.close()
 
     assert exchange_process.stop() == 0
-    risk = rebuilt_ledger(exchange_process.data_dir)
-    [ledger] = risk.ledgers.values()  # `exchange run` has one partition
+    ledger = rebuilt_ledger(exchange_process.data_dir)
     accounts = [a.user for a in ledger.accounts() if a.user != FEE_ACCOUNT]
     assert len(accounts) >= 4  # and those the fuzzer signed up
     config = default_config()

@@ -21,6 +21,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from multiprocessing.synchronize import Barrier
+from typing import Any
 
 import httpx
 import orjson
@@ -80,6 +81,10 @@ class LoadResult:
     # request answered meanwhile (warm-up and drain included): what an order costs it.
     server_cpu_s: float | None
     server_cpu_us_per_request: float | None
+    # The collector's pauses in the server over the same span: how many, and how long.
+    gc_pauses: int | None = None
+    gc_pause_p99_ms: float | None = None
+    gc_pause_max_ms: float | None = None
 
 
 def run(settings: LoadSettings) -> LoadResult:
@@ -90,7 +95,7 @@ def run(settings: LoadSettings) -> LoadResult:
     except httpx.HTTPError as exc:
         raise LoadError(f"cannot sign users up at {settings.url}: {exc!r}") from exc
     signup_sec = time.perf_counter() - started
-    rss_start, cpu_start = server_status(settings.url)
+    rss_start, cpu_start, clock_start = server_status(settings.url)
     shares = [accounts[i::settings.processes] for i in range(settings.processes)]
     shares = [share for share in shares if share]
     if len(shares) == 1:
@@ -104,7 +109,8 @@ def run(settings: LoadSettings) -> LoadResult:
         fill.decode_and_add(report.fill)
         cancel.decode_and_add(report.cancel)
         codes.update(report.codes)
-    rss_end, cpu_end = server_status(settings.url)
+    rss_end, cpu_end, _ = server_status(settings.url)
+    pauses = gc_pauses(settings.url, clock_start)
     cpu = None if cpu_start is None or cpu_end is None else cpu_end - cpu_start
     answered = sum(r.all_answered for r in reports)
     places = sum(r.places for r in reports)
@@ -122,21 +128,46 @@ def run(settings: LoadSettings) -> LoadResult:
         server_rss_mb=None if rss_end is None else rss_end / 2**20,
         server_cpu_s=cpu,
         server_cpu_us_per_request=None if cpu is None or not answered else cpu / answered * 1e6,
+        gc_pauses=None if pauses is None else len(pauses),
+        gc_pause_p99_ms=_percentile(pauses, 99), gc_pause_max_ms=_percentile(pauses, 100),
     )
 
 
-def server_status(url: str) -> tuple[int | None, float | None]:
-    """Return the server's resident memory (bytes) and CPU time used (s) from
+def server_status(url: str) -> tuple[int | None, float | None, float | None]:
+    """Return the server's resident memory (bytes), CPU time used (s) and uptime (s) from
     `GET /api/v1/status`; None for what it does not report (a cluster's gateway reports
     its own process only)."""
+    body = _status(url)
+    rss, cpu, clock = body.get("rss_bytes"), body.get("cpu_s"), body.get("clock_s")
+    return (rss if isinstance(rss, int) else None, _number(cpu), _number(clock))
+
+
+def gc_pauses(url: str, since: float | None) -> list[float] | None:
+    """The lengths (ms) of the server's collector pauses since its uptime `since`."""
+    if since is None:
+        return None
+    pauses = _status(url, gc_since=since).get("gc_pauses_ms")
+    return [float(p) for p in pauses] if isinstance(pauses, list) else None
+
+
+def _status(url: str, **params: float) -> dict[str, Any]:
     try:
-        response = httpx.get(f"{url}/api/v1/status", timeout=10)
+        response = httpx.get(f"{url}/api/v1/status", params=params, timeout=10)
         body = response.json() if response.status_code == 200 else {}
     except (httpx.HTTPError, ValueError):
-        return None, None
-    rss, cpu = body.get("rss_bytes"), body.get("cpu_s")
-    return (rss if isinstance(rss, int) else None,
-            float(cpu) if isinstance(cpu, int | float) and not isinstance(cpu, bool) else None)
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _percentile(values: list[float] | None, percent: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * percent / 100))]
 
 
 def _worker(accounts: list[Account], settings: LoadSettings, rate: float, barrier: Barrier,
@@ -209,6 +240,9 @@ def format_table(result: LoadResult) -> str:
         ("server CPU (s), per request (µs)",
          "n/a" if result.server_cpu_s is None or result.server_cpu_us_per_request is None
          else f"{result.server_cpu_s:,.1f}, {result.server_cpu_us_per_request:,.0f}"),
+        ("collector pauses, p99, max (ms)",
+         "n/a" if result.gc_pauses is None
+         else f"{result.gc_pauses:,}, {ms(result.gc_pause_p99_ms)}, {ms(result.gc_pause_max_ms)}"),
     ]
     if result.codes:
         rows.append(("refusals and errors", ", ".join(f"{k} {v:,}"

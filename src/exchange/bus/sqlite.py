@@ -214,6 +214,12 @@ class SqliteBus(Bus):
             (group, topic, partition)).fetchone()
         return None if row is None else int(row[0])
 
+    def end(self, topic: str, partition: int) -> int:
+        """Return the offset the next record of a partition will get (tests wait for
+        consumers to reach it)."""
+        with self._lock:
+            return self._end(topic, partition)
+
     def _end(self, topic: str, partition: int) -> int:
         return self._next.get((topic, partition), 0)
 

@@ -11,7 +11,8 @@ converted is therefore the state, not the history:
     2. the gateway's views are restored and folded up to the end of their topics;
     3. risk's ledger and match's books become one `Exchange` state (which checks that
        every resting order has its hold, and the other way round), saved with the views
-       as the first snapshot, at the highest seq the old journal holds;
+       as the first snapshot, at the highest seq the old journal holds, and as the base
+       the new journal starts from (`snapshots/base.json`, which the audit replays over);
     4. the old journal is moved aside to `legacy-journal/`, kept, not deleted.
 
 Users, sessions, API keys and id blocks stay in `store.sqlite`, which both versions use.
@@ -63,7 +64,7 @@ def migrate_if_needed(config: Config, data_dir: Path) -> bool:
         store.close()
         bus.close()
     state = exchange.to_state()
-    Snapshots(data_dir / "snapshots").write(
+    Snapshots(data_dir / "snapshots").write_base(
         seq, snapshots.encode(seq, hash_state(state), state, views.to_state()))
     moved = data_dir / MOVED
     moved.mkdir(exist_ok=True)

@@ -44,14 +44,14 @@ from exchange.core.markets import Config
 from exchange.pipeline import snapshots
 from exchange.pipeline.journal import Journal
 from exchange.pipeline.snapshots import Snapshots
-from exchange.runtime import tune_gc
+from exchange.runtime import age, tune_gc
 from exchange.services.gateway import Driver, Gateway, Unavailable
 from exchange.services.readmodels import Folding
 from exchange.services.views import Views
 from exchange.services.wire import command_from_array
 
 log = logging.getLogger(__name__)
-_TICK = 1.0
+_TICK = 0.25
 _REPLAY_SLICE = 0.02  # seconds of replay between two turns of the event loop
 
 
@@ -198,7 +198,9 @@ class Pipeline(Driver):
         self._snapshot_at = time.monotonic()
 
     def _tick(self) -> None:
-        """Now and then: collect a finished snapshot; take one if one is due by time."""
+        """Now and then: age what the collector sees (`runtime.age`: short young passes);
+        collect a finished snapshot; take one if one is due by time."""
+        age()
         finished = self.snapshots.reap()
         if finished is False:
             log.warning("exchange: writing the snapshot of seq %d failed; the next will "
@@ -268,6 +270,11 @@ class Pipeline(Driver):
         self.snapshots.abandon()
         if self.restored and not self.failed and self.exchange.seq > self._snapshot_seq:
             state = self.exchange.to_state()
-            self.snapshots.write(self.exchange.seq, snapshots.encode(
-                self.exchange.seq, hash_state(state), state, self.gateway.views.to_state()))
+            try:
+                self.snapshots.write(self.exchange.seq, snapshots.encode(
+                    self.exchange.seq, hash_state(state), state, self.gateway.views.to_state()))
+            except OSError as error:
+                say(f"could not write the last snapshot ({error}); the next start replays "
+                    "the journal instead")
         self.journal.close()
+

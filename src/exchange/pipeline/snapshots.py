@@ -13,7 +13,6 @@ the pages it writes while the child runs. Where `os.fork` is missing, it writes 
 """
 
 import contextlib
-import logging
 import os
 import re
 import signal
@@ -28,7 +27,6 @@ import orjson
 
 FORMAT = 1
 _NAME = re.compile(r"snapshot-(\d{20})\.json")
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,20 +63,47 @@ class Snapshots:
         """Load the newest snapshot that reads back whole; delete leftovers of crashes."""
         for path in self.directory.glob("*.tmp"):
             path.unlink(missing_ok=True)
-        for _seq, path in reversed(self.saved()):
-            try:
-                saved = orjson.loads(path.read_bytes())
-                if saved["format"] != FORMAT:
-                    raise ValueError(f"format {saved['format']}, expected {FORMAT}")
-                return Snapshot(saved["seq"], saved["hash"], saved["exchange"],
-                                saved["views"], path)
-            except (OSError, ValueError, KeyError, TypeError) as error:
-                log.warning("exchange: skipping snapshot %s: %s", path.name, error)
+        for seq, _ in reversed(self.saved()):
+            saved = self.load(seq)
+            if saved is not None:
+                return saved
         return None
+
+    def write_base(self, seq: int, body: bytes) -> None:
+        """Write the state a journal starts from when it does not start from nothing (a
+        converted data directory): kept for good, for the audit (`audit.fresh_replay`)."""
+        self._write_whole(self.directory / "base.json", body)
+        self.write(seq, body)
+
+    def base(self) -> Snapshot | None:
+        """The state the journal starts from, if not from nothing."""
+        path = self.directory / "base.json"
+        return self._read(path) if path.exists() else None
+
+    def load(self, seq: int) -> Snapshot | None:
+        """Load the snapshot of `seq`; None (and a warning) if it does not read back whole."""
+        return self._read(self.directory / f"snapshot-{seq:020d}.json")
+
+    def _read(self, path: Path) -> Snapshot | None:
+        try:
+            saved = orjson.loads(path.read_bytes())
+            if saved["format"] != FORMAT:
+                raise ValueError(f"format {saved['format']}, expected {FORMAT}")
+            return Snapshot(saved["seq"], saved["hash"], saved["exchange"], saved["views"],
+                            path)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            print(f"exchange: skipping snapshot {path.name}: {error}", file=sys.stderr)
+            return None
 
     def write(self, seq: int, body: bytes) -> Path:
         """Write a snapshot of `seq` whole, or not at all; keep the newest few."""
         path = self.directory / f"snapshot-{seq:020d}.json"
+        self._write_whole(path, body)
+        for _, old in self.saved()[:-self.keep]:
+            old.unlink(missing_ok=True)
+        return path
+
+    def _write_whole(self, path: Path, body: bytes) -> None:
         temporary = path.with_suffix(".tmp")
         with open(temporary, "wb") as file:
             file.write(body)
@@ -90,9 +115,6 @@ class Snapshots:
             os.fsync(fd)
         finally:
             os.close(fd)
-        for _, old in self.saved()[:-self.keep]:
-            old.unlink(missing_ok=True)
-        return path
 
     def write_in_child(self, seq: int, body: Callable[[], bytes]) -> None:
         """Write a snapshot of `seq` from a copy of this process; `body` runs in the copy."""

@@ -50,7 +50,7 @@ from exchange.services.views import Candle, OrderView, Views
 Record = tuple[str, int, int, bytes, Event]
 
 
-@dataclass
+@dataclass(slots=True)
 class MarketChanges:
     """What one batch changed in one market."""
 
@@ -65,7 +65,7 @@ class MarketChanges:
     candles: dict[tuple[int, int], Candle] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class UserChanges:
     """What one batch changed for one user."""
 

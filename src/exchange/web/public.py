@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
+from exchange.runtime import PAUSES
 from exchange.services.views import INTERVALS
 from exchange.web.auth import now_ms
 from exchange.web.context import Context, context
@@ -60,13 +61,21 @@ async def ticker(ctx: Ctx, symbol: Symbol) -> dict[str, Any]:
 
 
 @router.get("/status", tags=["server"])
-async def status(ctx: Ctx) -> dict[str, Any]:
+async def status(ctx: Ctx, gc_since: Annotated[float | None, Query(ge=0)] = None,
+                 ) -> dict[str, Any]:
     """Liveness, the server's memory and the CPU time it has used (all its threads); while
-    the exchange restores its state on start, `"status": "restoring"` and how far along."""
+    the exchange restores its state on start, `"status": "restoring"` and how far along.
+
+    `clock_s` is the server's uptime in seconds; `?gc_since=S` adds the lengths (ms) of
+    the collector's pauses since uptime S, as `gc_pauses_ms` (for `exchange bench load`).
+    """
     driver = ctx.gateway.driver
+    clock = time.monotonic() - ctx.started
     answer: dict[str, Any] = {
-        "status": "ok", "uptime_s": int(time.monotonic() - ctx.started),
+        "status": "ok", "uptime_s": int(clock), "clock_s": round(clock, 3),
         "rss_bytes": _rss_bytes(), "cpu_s": round(time.process_time(), 6)}
+    if gc_since is not None:
+        answer["gc_pauses_ms"] = [round(ms, 3) for ms in PAUSES.since(ctx.started + gc_since)]
     if driver.ready:
         answer["users"] = await ctx.models.users()
     return {**answer, **driver.status()}

@@ -4,18 +4,21 @@ Formatting is integer arithmetic (a step such as 0.01 is a mantissa and a number
 places), so it is exact and cheap enough for every message the gateway sends.
 """
 
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import Decimal
 from typing import Any
 
 from exchange.core.markets import Config, Market
 from exchange.core.types import CancelReason, OrderType, Side, TimeInForce
 from exchange.services.views import OrderView
 
-SIDES = {Side.BUY: "buy", Side.SELL: "sell"}
-TYPES = {OrderType.LIMIT: "limit", OrderType.MARKET: "market"}
-TIFS = {TimeInForce.GTC: "gtc", TimeInForce.IOC: "ioc", TimeInForce.FOK: "fok",
-        TimeInForce.POST_ONLY: "post_only"}
-REASONS = {reason: reason.name.lower() for reason in CancelReason}
+# Keyed by the enums, which hash and compare as their ints: a view's plain int finds its
+# name without building the enum member first.
+SIDES: dict[int, str] = {Side.BUY: "buy", Side.SELL: "sell"}
+TYPES: dict[int, str] = {OrderType.LIMIT: "limit", OrderType.MARKET: "market"}
+TIFS: dict[int, str] = {TimeInForce.GTC: "gtc", TimeInForce.IOC: "ioc", TimeInForce.FOK: "fok",
+                        TimeInForce.POST_ONLY: "post_only"}
+REASONS: dict[int, str] = {reason: reason.name.lower() for reason in CancelReason}
+_EXTRA = 4  # decimals an average price has beyond the tick's
 
 
 class Units:
@@ -47,18 +50,23 @@ class MarketFormat:
         self.qty = Units(market.lot)
         self.base = Units(market.base.unit)
         self.quote = Units(market.quote.unit)
+        self._fine = Units(Decimal(1).scaleb(-(self.price.places + _EXTRA)))
 
     def average_price(self, quote: int, lots: int) -> str | None:
-        """Return the volume-weighted price of `lots` that cost `quote` minor units."""
+        """Return the volume-weighted price of `lots` that cost `quote` minor units, to
+        four decimals past the tick's, rounded half to even."""
         if not lots:
             return None
-        with localcontext() as ctx:
-            ctx.prec = 60
-            value = (Decimal(quote) * self.market.quote.unit) / (Decimal(lots) * self.market.lot)
-            places = Decimal(1).scaleb(-(self.price.places + 4))
-            text = f"{value.quantize(places, ROUND_HALF_EVEN):f}"
-            # Keep the price's own decimals, drop the zeros of the extra precision.
-            return text[:len(text) - 4] + text[len(text) - 4:].rstrip("0")
+        # quote = ticks x lots x quote_scale and a tick is mantissa / 10^places, so the
+        # average in units of 10^-(places + 4) is quote x mantissa x 10^4 / (lots x
+        # quote_scale) exactly: integer arithmetic, no Decimal context.
+        divisor = lots * self.market.quote_scale
+        whole, rest = divmod(quote * self.price.mantissa * 10**_EXTRA, divisor)
+        if 2 * rest > divisor or (2 * rest == divisor and whole % 2):
+            whole += 1
+        text = self._fine(whole)
+        # Keep the price's own decimals, drop the zeros of the extra precision.
+        return (text[:len(text) - _EXTRA] + text[len(text) - _EXTRA:].rstrip("0")).rstrip(".")
 
 
 class Render:
@@ -86,15 +94,16 @@ class Render:
         limit = order.type == OrderType.LIMIT
         return {
             "order_id": order.order_id, "client_order_id": order.client_order_id,
-            "market": order.market, "side": SIDES[Side(order.side)],
-            "type": TYPES[OrderType(order.type)], "time_in_force": TIFS[TimeInForce(order.tif)],
+            "market": order.market, "side": SIDES[order.side],
+            "type": TYPES[order.type],
+            "time_in_force": TIFS[order.tif],
             "price": f.price(order.price) if limit else None,
             "quantity": f.qty(order.qty) if order.qty else None,
             "quote_quantity": f.quote(order.quote_qty) if order.quote_qty else None,
             "filled": f.qty(order.filled), "filled_quote": f.quote(order.filled_quote),
             "average_price": f.average_price(order.filled_quote, order.filled),
             "status": order.status,
-            "reason": REASONS[CancelReason(order.reason)] if order.reason else None,
+            "reason": REASONS[order.reason] if order.reason else None,
             "created": order.created, "updated": order.updated,
         }
 
@@ -102,7 +111,7 @@ class Render:
         trade_id, market, order_id, side, price, qty, quote, fee, maker, time_ms = fill
         f = self.formats[market]
         return {"trade_id": trade_id, "market": market, "order_id": order_id,
-                "side": SIDES[Side(side)], "price": f.price(price), "quantity": f.qty(qty),
+                "side": SIDES[side], "price": f.price(price), "quantity": f.qty(qty),
                 "quote_quantity": f.quote(quote), "fee": f.quote(fee),
                 "liquidity": "maker" if maker else "taker", "time": time_ms}
 
@@ -119,7 +128,7 @@ class Render:
         trade_id, price, qty, taker_side, time_ms = trade
         f = self.formats[market]
         return {"trade_id": trade_id, "price": f.price(price), "quantity": f.qty(qty),
-                "taker_side": SIDES[Side(taker_side)], "time": time_ms}
+                "taker_side": SIDES[taker_side], "time": time_ms}
 
     def candle(self, market: str, candle: list[int]) -> dict[str, Any]:
         f = self.formats[market]
