@@ -133,10 +133,14 @@ def _bench_engine(orders: int, seed: int, repeats: int, *, as_json: bool) -> int
         ("peak RSS (MB)", f"{result.peak_rss_mb:,.1f}"),
         ("bytes per resting order", f"{result.bytes_per_resting_order:,.0f}"),
     ]
+    _print_rows(rows)
+    return 0
+
+
+def _print_rows(rows: list[tuple[str, str]]) -> None:
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value:>14}")
-    return 0
 
 
 def _bench_restore(orders: int, seed: int, *, as_json: bool) -> int:
@@ -157,9 +161,7 @@ def _bench_restore(orders: int, seed: int, *, as_json: bool) -> int:
         ("  snapshot (MB)", f"{result.snapshot_mb:,.1f}"),
         ("start from the snapshot (s)", f"{result.snapshot_start_s:,.2f}"),
     ]
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value:>14}")
+    _print_rows(rows)
     return 0
 
 

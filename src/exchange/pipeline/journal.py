@@ -119,24 +119,24 @@ class Journal:
 
     def batches(self, after_seq: int = 0) -> Iterator[Batch]:
         """Yield every batch holding a command past `after_seq`, oldest first."""
-        segments = self.segments()
-        start = 0
-        for index, (first, _) in enumerate(segments):
-            if first <= after_seq + 1:
-                start = index
-        for _, path in segments[start:]:
+        for path in self._segments_after(after_seq):
             for batch, _ in _read(path):
                 if batch.last_seq > after_seq:
                     yield batch
 
     def size_after(self, after_seq: int = 0) -> int:
         """Bytes in the segments `batches(after_seq)` reads: for progress while replaying."""
+        return sum(path.stat().st_size for path in self._segments_after(after_seq))
+
+    def _segments_after(self, after_seq: int) -> list[Path]:
+        """The segments that may hold commands past `after_seq`: the last one starting at
+        or before the next seq, and every one after it."""
         segments = self.segments()
         start = 0
         for index, (first, _) in enumerate(segments):
             if first <= after_seq + 1:
                 start = index
-        return sum(path.stat().st_size for _, path in segments[start:])
+        return [path for _, path in segments[start:]]
 
     def close(self) -> None:
         self._file.close()
