@@ -6,8 +6,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
+
+if TYPE_CHECKING:
+    from exchange.core.markets import Config
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -17,16 +21,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = commands.add_parser("run", help="run the whole exchange in one process")
     run.add_argument("--host", default=os.environ.get("EXCHANGE_HOST", "127.0.0.1"))
     run.add_argument("--port", type=int, default=int(os.environ.get("EXCHANGE_PORT", "5001")))
-    run.add_argument("--data-dir", type=Path,
-                     default=Path(os.environ.get("EXCHANGE_DATA_DIR", "exchange-data")),
-                     help="where the journal, accounts and snapshots live")
-    run.add_argument("--config", type=Path, default=_env_path("EXCHANGE_CONFIG"),
-                     help="a TOML file of assets, markets, fees and grants (see settings.py)")
-    run.add_argument("--maker-fee", default=os.environ.get("EXCHANGE_MAKER_FEE"),
-                     help="maker fee rate for every market, e.g. 0.001")
-    run.add_argument("--taker-fee", default=os.environ.get("EXCHANGE_TAKER_FEE"))
-    run.add_argument("--grant", action="append", default=[], metavar="ASSET=AMOUNT",
-                     help="what each new user gets, e.g. --grant USD=1000 (repeatable)")
+    _add_data_dir(run)
+    _add_config(run)
     run.add_argument("--fsync", action="store_true",
                      default=os.environ.get("EXCHANGE_FSYNC", "") not in ("", "0"),
                      help="sync the journal to disk on every group commit: durable against "
@@ -40,12 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     verify = commands.add_parser("verify", help="replay a stopped exchange's journal from "
                                  "nothing and check every snapshot's state hash")
-    verify.add_argument("--data-dir", type=Path,
-                        default=Path(os.environ.get("EXCHANGE_DATA_DIR", "exchange-data")))
-    verify.add_argument("--config", type=Path, default=_env_path("EXCHANGE_CONFIG"))
-    verify.add_argument("--maker-fee", default=os.environ.get("EXCHANGE_MAKER_FEE"))
-    verify.add_argument("--taker-fee", default=os.environ.get("EXCHANGE_TAKER_FEE"))
-    verify.add_argument("--grant", action="append", default=[], metavar="ASSET=AMOUNT")
+    _add_data_dir(verify)
+    _add_config(verify)
 
     for name, text in (("gateway", "run a gateway (web app and API) over Kafka and Redis"),
                        ("risk", "run a risk instance over Kafka and Redis"),
@@ -192,12 +184,10 @@ def _bench_load(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from exchange.embedded import Settings, run  # noqa: PLC0415 - keep `exchange --help` quick
-    from exchange.settings import SettingsError, load_config  # noqa: PLC0415
+    from exchange.settings import SettingsError  # noqa: PLC0415
 
     try:
-        grants = dict(_pair(text) for text in args.grant)
-        config = load_config(args.config, maker_fee=args.maker_fee, taker_fee=args.taker_fee,
-                             grants=grants)
+        config = _config(args)
         return run(Settings(args.host, args.port, args.data_dir, config, fsync=args.fsync,
                             snapshot_every=args.snapshot_every,
                             snapshot_seconds=args.snapshot_seconds))
@@ -211,7 +201,7 @@ def _verify(args: argparse.Namespace) -> int:
     from exchange.pipeline.journal import Journal, JournalError  # noqa: PLC0415
     from exchange.pipeline.lock import DataDirInUse, DataDirLock  # noqa: PLC0415
     from exchange.pipeline.snapshots import Snapshots  # noqa: PLC0415
-    from exchange.settings import SettingsError, load_config, remember  # noqa: PLC0415
+    from exchange.settings import SettingsError, remember  # noqa: PLC0415
 
     data_dir: Path = args.data_dir
     if not (data_dir / "journal").is_dir():
@@ -219,8 +209,7 @@ def _verify(args: argparse.Namespace) -> int:
         return 2
     lock = DataDirLock(data_dir)
     try:
-        config = load_config(args.config, maker_fee=args.maker_fee, taker_fee=args.taker_fee,
-                             grants=dict(_pair(text) for text in args.grant))
+        config = _config(args)
         remember(config, data_dir)
         lock.acquire()
         with Journal(data_dir / "journal") as journal:
@@ -238,6 +227,31 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if all(check.agrees for check in checks) else 1
 
 
+def _add_data_dir(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--data-dir", type=Path,
+                         default=Path(os.environ.get("EXCHANGE_DATA_DIR", "exchange-data")),
+                         help="where the journal, accounts and snapshots live")
+
+
+def _add_config(command: argparse.ArgumentParser) -> None:
+    """The flags that make the configuration (`_config` reads them)."""
+    command.add_argument("--config", type=Path, default=_env_path("EXCHANGE_CONFIG"),
+                         help="a TOML file of assets, markets, fees and grants (see settings.py)")
+    command.add_argument("--maker-fee", default=os.environ.get("EXCHANGE_MAKER_FEE"),
+                         help="maker fee rate for every market, e.g. 0.001")
+    command.add_argument("--taker-fee", default=os.environ.get("EXCHANGE_TAKER_FEE"))
+    command.add_argument("--grant", action="append", default=[], metavar="ASSET=AMOUNT",
+                         help="what each new user gets, e.g. --grant USD=1000 (repeatable)")
+
+
+def _config(args: argparse.Namespace) -> "Config":
+    """Load the configuration the flags of `_add_config` name; SettingsError if bad."""
+    from exchange.settings import load_config  # noqa: PLC0415
+
+    return load_config(args.config, maker_fee=args.maker_fee, taker_fee=args.taker_fee,
+                       grants=dict(_pair(text) for text in args.grant))
+
+
 def _add_wiring(command: argparse.ArgumentParser) -> None:
     env = os.environ.get
     command.add_argument("--kafka", default=env("EXCHANGE_KAFKA"), metavar="BOOTSTRAP",
@@ -248,23 +262,17 @@ def _add_wiring(command: argparse.ArgumentParser) -> None:
                          help="prefix of this exchange's topics, groups and Redis keys")
     command.add_argument("--partitions", type=_positive, default=4,
                          help="partitions of each topic, when it has to be created")
-    command.add_argument("--config", type=Path, default=_env_path("EXCHANGE_CONFIG"),
-                         help="a TOML file of assets, markets, fees and grants (see settings.py)")
-    command.add_argument("--maker-fee", default=env("EXCHANGE_MAKER_FEE"))
-    command.add_argument("--taker-fee", default=env("EXCHANGE_TAKER_FEE"))
-    command.add_argument("--grant", action="append", default=[], metavar="ASSET=AMOUNT")
+    _add_config(command)
 
 
 def _distributed(args: argparse.Namespace) -> int:
     from exchange import cluster  # noqa: PLC0415 - keep `exchange --help` quick
     from exchange.bus.port import BusError  # noqa: PLC0415
-    from exchange.settings import SettingsError, load_config  # noqa: PLC0415
+    from exchange.settings import SettingsError  # noqa: PLC0415
     from exchange.store.port import StoreError  # noqa: PLC0415
 
     try:
-        grants = dict(_pair(text) for text in args.grant)
-        config = load_config(args.config, maker_fee=args.maker_fee, taker_fee=args.taker_fee,
-                             grants=grants)
+        config = _config(args)
         wiring = cluster.Wiring(args.kafka, args.redis, args.namespace, config, args.partitions)
         if args.command == "gateway":
             return cluster.run_gateway(wiring, args.host, args.port)

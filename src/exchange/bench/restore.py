@@ -45,6 +45,7 @@ class RestoreResult:
 
 def run(orders: int, seed: int) -> RestoreResult:
     commands = workload(orders, seed)
+    total = len(commands)
     with tempfile.TemporaryDirectory(prefix="exchange-bench-restore-") as name:
         directory = Path(name)
         with Journal(directory / "journal") as journal:
@@ -57,7 +58,6 @@ def run(orders: int, seed: int) -> RestoreResult:
         gc.unfreeze()  # the first start froze its state: let it go before the second
         gc.collect()
         start_s, _, _, _ = asyncio.run(_start(directory))
-    total = orders + len(workload(0, seed))
     return RestoreResult(total, journal_mb, replay_s, total / replay_s, resting, rss,
                          write_s, snapshot_mb, start_s)
 

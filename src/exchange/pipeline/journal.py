@@ -80,7 +80,6 @@ class Journal:
         self._file = open(self._path, "ab", buffering=0)  # noqa: SIM115 - kept open
         if self._file.tell() != end:  # pragma: no cover - _repair truncated it to `end`
             raise JournalError(f"{self._path}: expected to end at {end}")
-        self.bytes_written = 0
 
     def segments(self) -> list[tuple[int, Path]]:
         """Every segment as (its first seq, its path), oldest first."""
@@ -102,7 +101,6 @@ class Journal:
             raise OSError(f"{self._path}: wrote {written} of {len(record)} bytes")
         if self.fsync:
             os.fdatasync(self._file.fileno())
-        self.bytes_written += len(record)
 
     def roll(self, first_seq: int) -> None:
         """Start a new segment for commands of seq `first_seq` and after."""

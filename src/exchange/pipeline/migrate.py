@@ -27,7 +27,7 @@ import orjson
 
 from exchange.bus.port import BusError
 from exchange.bus.sqlite import SqliteBus
-from exchange.core.engine import STATE_FORMAT, Exchange, hash_state
+from exchange.core.engine import STATE_FORMAT, Exchange
 from exchange.core.markets import Config
 from exchange.pipeline import snapshots
 from exchange.pipeline.snapshots import Snapshots
@@ -63,9 +63,7 @@ def migrate_if_needed(config: Config, data_dir: Path) -> bool:
     finally:
         store.close()
         bus.close()
-    state = exchange.to_state()
-    Snapshots(data_dir / "snapshots").write_base(
-        seq, snapshots.encode(seq, hash_state(state), state, views.to_state()))
+    Snapshots(data_dir / "snapshots").write_base(seq, snapshots.encode(exchange, views))
     moved = data_dir / MOVED
     moved.mkdir(exist_ok=True)
     for path in data_dir.glob(LEGACY + "*"):

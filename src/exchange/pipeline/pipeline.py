@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from exchange.core.commands import Command
-from exchange.core.engine import Exchange, hash_state
+from exchange.core.engine import Exchange
 from exchange.core.events import (
     BalancesChanged,
     CancelRejected,
@@ -109,14 +109,14 @@ class Pipeline(Driver):
 
     def submit(self, cmd: Command) -> None:
         if not self.ready:
-            raise Unavailable(self._unavailable())
+            raise Unavailable(self.why_unavailable())
         self._queue.append(cmd)
         if not self._due:
             self._due = True
             assert self._loop is not None
             self._loop.call_soon(self._pass)
 
-    def _unavailable(self) -> str:
+    def why_unavailable(self) -> str:
         if self.failed or self._stopping:
             return "the exchange is stopping"
         status = self.status()
@@ -186,12 +186,7 @@ class Pipeline(Driver):
             return  # the one being written will do; the next is due after it
         exchange, views = self.exchange, self.gateway.views
         seq = exchange.seq
-
-        def body() -> bytes:
-            state = exchange.to_state()
-            return snapshots.encode(seq, hash_state(state), state, views.to_state())
-
-        self.snapshots.write_in_child(seq, body)
+        self.snapshots.write_in_child(seq, lambda: snapshots.encode(exchange, views))
         self.journal.roll(seq + 1)
         self._snapshot_seq = seq
         self._since_snapshot = 0
@@ -269,10 +264,9 @@ class Pipeline(Driver):
             self._ticker.cancel()
         self.snapshots.abandon()
         if self.restored and not self.failed and self.exchange.seq > self._snapshot_seq:
-            state = self.exchange.to_state()
             try:
-                self.snapshots.write(self.exchange.seq, snapshots.encode(
-                    self.exchange.seq, hash_state(state), state, self.gateway.views.to_state()))
+                self.snapshots.write(self.exchange.seq,
+                                     snapshots.encode(self.exchange, self.gateway.views))
             except OSError as error:
                 say(f"could not write the last snapshot ({error}); the next start replays "
                     "the journal instead")

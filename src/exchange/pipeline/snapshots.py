@@ -25,6 +25,9 @@ from typing import Any
 
 import orjson
 
+from exchange.core.engine import Exchange, hash_state
+from exchange.services.views import Views
+
 FORMAT = 1
 _NAME = re.compile(r"snapshot-(\d{20})\.json")
 
@@ -38,9 +41,11 @@ class Snapshot:
     path: Path
 
 
-def encode(seq: int, state_hash: str, exchange: dict[str, Any], views: dict[str, Any]) -> bytes:
-    return orjson.dumps({"format": FORMAT, "seq": seq, "hash": state_hash,
-                         "exchange": exchange, "views": views})
+def encode(exchange: Exchange, views: Views) -> bytes:
+    """Serialise the exchange (with its seq and state hash) and the views as a snapshot."""
+    state = exchange.to_state()
+    return orjson.dumps({"format": FORMAT, "seq": exchange.seq, "hash": hash_state(state),
+                         "exchange": state, "views": views.to_state()})
 
 
 class Snapshots:

@@ -98,6 +98,10 @@ class Driver(ABC):
         """Whether the views are whole and commands are taken."""
         return True
 
+    def why_unavailable(self) -> str:
+        """What to tell a client while not `ready`."""
+        return "the exchange is not taking commands now"
+
 
 class Gateway:
     def __init__(self, config: Config, store: Store, driver: Driver, *,

@@ -65,9 +65,7 @@ class WhileRestoring:
                 or not path.startswith("/api/") or path == "/api/v1/status"):
             await self.app(scope, receive, send)
             return
-        status = self.driver.status()
-        message = (f"the exchange is restoring its state ({status.get('restored_percent', 0)}"
-                   " % done); try again shortly") if status else "the exchange is stopping"
+        message = self.driver.why_unavailable()
         if scope["type"] == "websocket":
             await receive()  # the connect
             await send({"type": "websocket.close", "code": 1013, "reason": message[:120]})
