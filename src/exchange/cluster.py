@@ -73,8 +73,6 @@ def default_instance() -> str:
 
 
 def run_gateway(wiring: Wiring, host: str, port: int) -> int:
-    import uvicorn  # noqa: PLC0415 - only gateways need the web server
-
     from exchange.embedded import Server, event_loop_run  # noqa: PLC0415
     from exchange.runtime import tune_gc  # noqa: PLC0415
     from exchange.services.accounts import Accounts  # noqa: PLC0415
@@ -88,8 +86,7 @@ def run_gateway(wiring: Wiring, host: str, port: int) -> int:
     models = RedisModels(wiring.config, wiring.redis, wiring.namespace)
     gateway = Gateway(wiring.config, store, BusDriver(bus), models=models)
     app = create_app(wiring.config, gateway, Accounts(store))
-    server = Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                   ws="websockets-sansio", http="httptools", lifespan="off"))
+    server = Server.of(app, host, port)
 
     async def serve() -> None:
         await gateway.start()

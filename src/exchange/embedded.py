@@ -33,6 +33,7 @@ from exchange.services.gateway import Gateway
 from exchange.settings import remember
 from exchange.store.sqlite import SqliteStore
 from exchange.web.app import create_app
+from exchange.web.wsprotocol import CoalescingProtocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +81,7 @@ def _run(settings: Settings) -> int:
                         snapshot_seconds=settings.snapshot_seconds, on_failure=stop_serving)
     gateway = Gateway(config, store, pipeline)
     app = create_app(config, gateway, Accounts(store))
-    server = Server(uvicorn.Config(app, host=settings.host, port=settings.port,
-                                   log_level="warning", ws="websockets-sansio",
-                                   http="httptools", lifespan="off"))
+    server = Server.of(app, settings.host, settings.port)
 
     async def serve() -> None:
         await gateway.start()
@@ -112,6 +111,12 @@ class Server(uvicorn.Server):
     uvicorn re-raises the signal once it has stopped, which would kill the process before
     the pipeline is stopped and snapshotted; forgetting it lets `run` finish the job.
     """
+
+    @classmethod
+    def of(cls, app: Any, host: str, port: int) -> "Server":
+        """Serve `app` as every gateway does: httptools, and pushes written in batches."""
+        return cls(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                  ws=CoalescingProtocol, http="httptools", lifespan="off"))
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from exchange.core.markets import COIN, USD, Asset, Market, make_market
-from exchange.web.render import MarketFormat
+from exchange.web.render import MarketFormat, Units
 
 MARKETS = [make_market("COIN-USD", COIN, USD),
            make_market("BTC-EUR", Asset("BTC", 8), Asset("EUR", 2), tick="0.5", lot="0.02"),
@@ -34,3 +34,11 @@ def test_the_average_price_is_the_decimal_one(market: Market, lots: int, ticks: 
     assert fmt.average_price(quote, lots) == decimal_average(fmt, quote, lots)
     assert fmt.average_price(ticks * lots * fmt.market.quote_scale, lots) == fmt.price(ticks)
     assert fmt.average_price(quote, 0) is None
+
+
+@given(st.sampled_from(["1", "0.01", "0.00000001", "0.5", "25", "0.02", "100"]),
+       st.integers(-(10**20), 10**20))
+def test_units_render_as_decimal_does(step: str, units: int) -> None:
+    expected = Decimal(units) * Decimal(step).normalize()
+    places = max(0, -Decimal(step).normalize().as_tuple().exponent)  # type: ignore[operator]
+    assert Units(Decimal(step))(units) == f"{expected:.{places}f}"

@@ -117,13 +117,25 @@ class Gateway:
         self.models = models if models is not None else LocalModels(lambda: self.views)
         self.listeners: list[Listener] = []
         self.ids = Ids(store)
-        self.waiting = Waiting()
+        self.waiting = Waiting(timeout)
+        self._expiry: asyncio.TimerHandle | None = None
 
     async def start(self) -> None:
         await self.driver.start(self)
+        self._expire()
 
     async def stop(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
         await self.driver.stop()
+
+    def _expire(self) -> None:
+        """Every tenth of the timeout: fail the requests that waited too long."""
+        loop = asyncio.get_running_loop()
+        for seq, waiter in self.waiting.expired(loop.time()):
+            waiter.future.set_exception(NoAnswer(
+                f"no answer to command {seq} within {self.timeout} s"))
+        self._expiry = loop.call_later(self.timeout / 10, self._expire)
 
     # ---- batches from the driver ------------------------------------------------------
 
@@ -207,17 +219,8 @@ class Gateway:
 
     async def _ask(self, seq: int, cmd: Command, kinds: tuple[type, ...]) -> Event | None:
         future = self.waiting.expect(seq, kinds).future
-        # A timer on the future, not asyncio.wait_for, which wraps it in one more task.
-        timer = asyncio.get_running_loop().call_later(self.timeout, _expire, future, seq,
-                                                      self.timeout)
         try:
             self.driver.submit(cmd)
             return await future
         finally:
-            timer.cancel()
             self.waiting.forget(seq)
-
-
-def _expire(future: "asyncio.Future[Event | None]", seq: int, timeout: float) -> None:
-    if not future.done():
-        future.set_exception(NoAnswer(f"no answer to command {seq} within {timeout} s"))

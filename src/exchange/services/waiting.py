@@ -11,25 +11,43 @@ from exchange.core.events import Event, OrderCancelled, OrderDone
 
 
 class Waiter:
-    __slots__ = ("answer", "future", "kinds", "open_ids")
+    __slots__ = ("answer", "deadline", "future", "kinds", "open_ids")
 
     def __init__(self, future: "asyncio.Future[Event | None]", kinds: tuple[type, ...],
-                 open_ids: set[int] | None = None) -> None:
+                 open_ids: set[int] | None = None, deadline: float = 0.0) -> None:
         self.future = future
         self.kinds = kinds
         self.open_ids = open_ids  # cancel-all: the orders still to close
+        self.deadline = deadline  # loop time after which `expire` gives up on it
         self.answer: Event | None = None
 
 
 class Waiting:
-    def __init__(self) -> None:
+    """The waiting requests. Each gets the same timeout, so their deadlines come in the
+    order they were made, and `expired` (asked now and then) stops at the first request
+    still in time: no timer per request."""
+
+    def __init__(self, timeout: float = 5.0) -> None:
+        self.timeout = timeout
         self._by_seq: dict[int, Waiter] = {}
         self._closing: dict[int, Waiter] = {}  # order id -> the cancel-all waiting for it
 
     def expect(self, seq: int, kinds: tuple[type, ...]) -> Waiter:
         """Wait for the first event of one of `kinds` caused by command `seq`."""
-        waiter = self._by_seq[seq] = Waiter(asyncio.get_running_loop().create_future(), kinds)
+        loop = asyncio.get_running_loop()
+        waiter = self._by_seq[seq] = Waiter(loop.create_future(), kinds,
+                                            deadline=loop.time() + self.timeout)
         return waiter
+
+    def expired(self, now: float) -> list[tuple[int, Waiter]]:
+        """Return the unanswered requests whose deadline is past, by seq."""
+        late = []
+        for seq, waiter in self._by_seq.items():
+            if waiter.deadline > now:
+                break
+            if not waiter.future.done():
+                late.append((seq, waiter))
+        return late
 
     def expect_closed(self, order_ids: set[int]) -> Waiter:
         """Wait until every order of `order_ids` is cancelled or done."""

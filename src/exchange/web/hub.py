@@ -1,9 +1,10 @@
 """Live push: who listens to what, and one rendering of each change for all of them.
 
 The gateway reports each batch's changes once; the hub renders each channel's message
-once and queues the same text to every subscriber. Each connection has its own queue
-and writer, so a slow client never holds up the others; one that falls too far behind
-is disconnected (it can reconnect and take a fresh snapshot).
+once and pushes the same text to every subscriber. A push never waits: the socket keeps
+it for one write at the end of the loop's turn (`wsprotocol`), so a slow client never
+holds up the others; one that falls too far behind is disconnected (it can reconnect
+and take a fresh snapshot).
 """
 
 import asyncio
@@ -13,53 +14,46 @@ from typing import Any
 import orjson
 
 from exchange.services.readmodels import MarketChanges, UserChanges
-from exchange.services.views import INTERVALS
+from exchange.services.views import INTERVALS, OrderView
 from exchange.web.auth import now_ms
 from exchange.web.render import Render
 
-MAX_QUEUED = 10_000
 Channel = tuple[str, ...]  # ("depth", market), ("candles", market, "1m"), ("account", user)
 _SECONDS = {seconds: name for name, seconds in INTERVALS.items()}
 
 
 class Connection:
-    """One WebSocket's outgoing queue."""
+    """One WebSocket's subscriptions, and the way to push to it."""
 
-    def __init__(self, send: Callable[[str], Any]) -> None:
-        self.queue: asyncio.Queue[str] = asyncio.Queue()
+    def __init__(self, push: Callable[[str], bool]) -> None:
         self.channels: set[Channel] = set()
         self.user: int | None = None
-        self._send = send
-        # Set when the client fell MAX_QUEUED messages behind: its socket is then closed
-        # without waiting for it, and nothing more is queued for it.
+        self._push = push
+        # Set once a push was refused (the client fell too far behind, or left): its
+        # socket is then closed without waiting for it, and nothing more is sent to it.
         self.overflowed = asyncio.Event()
 
     def push(self, text: str) -> None:
-        if self.overflowed.is_set():
-            return
-        if self.queue.qsize() >= MAX_QUEUED:
+        if not self.overflowed.is_set() and not self._push(text):
             self.overflowed.set()
-            return
-        self.queue.put_nowait(text)
 
     def push_json(self, message: dict[str, Any]) -> None:
         self.push(orjson.dumps(message).decode())
-
-    async def write(self) -> None:
-        """Writer task: send queued messages in order until cancelled."""
-        queue, send = self.queue, self._send
-        while True:
-            await send(await queue.get())
-            # A batch queues several messages at once (an order, its fills, balances):
-            # send them without a trip through the queue's waiting for each.
-            while queue.qsize():
-                await send(queue.get_nowait())
 
 
 class Hub:
     def __init__(self, render: Render) -> None:
         self.render = render
         self.subscribers: dict[Channel, set[Connection]] = {}
+        # The orders the last batch pushed, as rendered: the answer to the request that
+        # changed one says the same, and need not render it again. Views change only in
+        # batches, each of which replaces this, so what is here is current.
+        self._orders: dict[int, dict[str, Any]] = {}
+
+    def order(self, order: OrderView) -> dict[str, Any]:
+        """Render an order, as the last batch's push did if it pushed it."""
+        rendered = self._orders.get(order.order_id)
+        return rendered if rendered is not None else self.render.order(order)
 
     def add(self, connection: Connection, channel: Channel) -> None:
         self.subscribers.setdefault(channel, set()).add(connection)
@@ -88,6 +82,7 @@ class Hub:
                  views: Any) -> None:
         """Render and queue what one batch changed (called on the event loop)."""
         render = self.render
+        orders = self._orders = {}
         for symbol, changes in markets.items():
             view = views.markets[symbol]
             if changes.levels and ("depth", symbol) in self.subscribers:
@@ -98,15 +93,16 @@ class Hub:
                     "type": "depth", "market": symbol, "snapshot": False,
                     "prev_version": changes.prev_version, "version": changes.version,
                     "bids": render.levels(symbol, bids), "asks": render.levels(symbol, asks)})
-            if changes.trades:
+            if changes.trades and ("trades", symbol) in self.subscribers:
                 self._publish(("trades", symbol), {
                     "type": "trades", "market": symbol,
                     "trades": [render.trade(symbol, t) for t in changes.trades]})
             for (seconds, _), candle in changes.candles.items():
                 interval = _SECONDS[seconds]
-                self._publish(("candles", symbol, interval), {
-                    "type": "candle", "market": symbol, "interval": interval,
-                    "candle": render.candle(symbol, candle)})
+                if ("candles", symbol, interval) in self.subscribers:
+                    self._publish(("candles", symbol, interval), {
+                        "type": "candle", "market": symbol, "interval": interval,
+                        "candle": render.candle(symbol, candle)})
             if ("ticker", symbol) in self.subscribers:
                 self._publish(("ticker", symbol),
                               {"type": "ticker",
@@ -116,7 +112,8 @@ class Hub:
             if channel not in self.subscribers:
                 continue
             for order in changed.orders.values():
-                self._publish(channel, {"type": "order", "order": render.order(order)})
+                rendered = orders[order.order_id] = render.order(order)
+                self._publish(channel, {"type": "order", "order": rendered})
             for fill in changed.fills:
                 self._publish(channel, {"type": "fill", "fill": render.fill(fill)})
             if changed.balances is not None:

@@ -30,15 +30,19 @@ class Units:
         mantissa = int("".join(map(str, digits)))
         self.places = max(0, -exponent)
         self.mantissa = mantissa * 10 ** max(0, exponent)
-        self._scale = 10 ** self.places
+        self._width = self.places + 1  # at least one digit before the point
 
     def __call__(self, units: int) -> str:
+        # Every message has several of these: padding the digits and cutting them is
+        # about twice as fast as divmod and a format spec.
         value = units * self.mantissa
         if not self.places:
             return str(value)
-        whole, fraction = divmod(abs(value), self._scale)
-        sign = "-" if value < 0 else ""
-        return f"{sign}{whole}.{fraction:0{self.places}d}"
+        if value < 0:
+            return "-" + self(-units)
+        digits = str(value).rjust(self._width, "0")
+        places = self.places
+        return f"{digits[:-places]}.{digits[-places:]}"
 
 
 class MarketFormat:

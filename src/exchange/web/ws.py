@@ -23,6 +23,7 @@ from exchange.web.errors import ApiError, no_answer, refused, unavailable
 from exchange.web.hub import Channel, Connection, Hub
 from exchange.web.orders import market_of, parse_place
 from exchange.web.schemas import CLIENT_ORDER_ID, PlaceOrderBody
+from exchange.web.wsprotocol import FRAMES, PUSH
 
 router = APIRouter()
 _MARKET_CHANNELS = ("depth", "trades", "ticker", "candles")
@@ -33,44 +34,39 @@ _MAX_FRAME = 64 * 1024
 async def socket(websocket: WebSocket) -> None:
     ctx: Context = websocket.app.state.ctx
     hub: Hub = websocket.app.state.hub
-    await websocket.accept()
-    connection = Connection(websocket.send_text)
+    extensions = websocket.scope["extensions"]
+    push, take_frames = extensions.get(PUSH), extensions.get(FRAMES)
+    if push is None or take_frames is None:
+        raise RuntimeError("serve the app with exchange.web.wsprotocol.CoalescingProtocol")
+    connection = Connection(push)
     token = websocket.cookies.get(SESSION_COOKIE)
     if token:
         session = ctx.accounts.session(token, now_ms())
         connection.user = session.user if session else None
-    writer = asyncio.create_task(connection.write())
-    reader = asyncio.create_task(_read(ctx, hub, connection, websocket))
+    requests: set[asyncio.Task[None]] = set()
+
+    def on_frame(text: str | None) -> None:
+        """Handle each frame in a task of its own, so requests run concurrently."""
+        task = asyncio.create_task(_handle(ctx, hub, connection, text))
+        requests.add(task)
+        task.add_done_callback(requests.discard)
+
+    take_frames(on_frame)  # before the accept: no frame can come earlier
+    await websocket.accept()
+    gone = asyncio.create_task(websocket.receive())  # frames go to on_frame: this is the end
     overflow = asyncio.create_task(connection.overflowed.wait())
     try:
         # Until the client leaves, or falls so far behind that it must start over.
-        await asyncio.wait((reader, overflow), return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait((gone, overflow), return_when=asyncio.FIRST_COMPLETED)
     finally:
         hub.drop(connection)
-        for task in (reader, overflow, writer):
+        for task in (gone, overflow, *requests):
             task.cancel()
-        await asyncio.gather(reader, overflow, writer, return_exceptions=True)
+        await asyncio.gather(gone, overflow, return_exceptions=True)
     if connection.overflowed.is_set():
         # A client that does not read may never take the close frame: do not wait long.
         with contextlib.suppress(Exception):
             await asyncio.wait_for(websocket.close(1008, "too slow: reconnect"), 1.0)
-
-
-async def _read(ctx: Context, hub: Hub, connection: Connection, websocket: WebSocket) -> None:
-    """Handle each incoming frame in its own task, so requests run concurrently."""
-    tasks: set[asyncio.Task[None]] = set()
-    try:
-        while True:
-            frame = await websocket.receive()
-            if frame["type"] == "websocket.disconnect":
-                return
-            # Not receive_text(): a binary frame would raise and drop the socket unanswered.
-            task = asyncio.create_task(_handle(ctx, hub, connection, frame.get("text")))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-    finally:
-        for task in tasks:
-            task.cancel()
 
 
 async def _handle(ctx: Context, hub: Hub, connection: Connection, text: str | None) -> None:
@@ -115,7 +111,7 @@ async def _dispatch(ctx: Context, hub: Hub, connection: Connection,
         except ValidationError as error:
             raise _invalid(error, "order") from None
         order = await ctx.gateway.place(user, *parse_place(ctx.config, body))
-        return {"type": "placed", "order": ctx.render.order(order)}
+        return {"type": "placed", "order": hub.order(order)}
     if op == "cancel":
         user = _user(connection)
         order_id, client_id = message.get("order_id"), message.get("client_order_id")
@@ -126,7 +122,7 @@ async def _dispatch(ctx: Context, hub: Hub, connection: Connection,
         else:
             raise ApiError(400, "invalid_field", "give a positive order_id or a client_order_id",
                            "order_id")
-        return {"type": "cancelled", "order": ctx.render.order(order)}
+        return {"type": "cancelled", "order": hub.order(order)}
     if op in ("subscribe", "unsubscribe"):
         channel = _channel(ctx, connection, message)
         if op == "unsubscribe":
