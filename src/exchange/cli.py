@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="exchange", description=__doc__)
+    parser.add_argument("--version", action="version", version=_version())
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run the whole exchange in one process")
@@ -107,6 +108,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _bench_engine(args.orders, args.seed, args.repeat, as_json=args.json)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+    from exchange.core import build  # noqa: PLC0415
+
+    try:
+        number = version("exchange")
+    except PackageNotFoundError:  # pragma: no cover - run from the sources, not installed
+        number = "(not installed)"
+    return f"exchange {number}, core {build()}"
+
+
 def _bench_engine(orders: int, seed: int, repeats: int, *, as_json: bool) -> int:
     from exchange.bench.engine import run  # noqa: PLC0415 - keep `exchange --help` quick
 
@@ -115,6 +128,7 @@ def _bench_engine(orders: int, seed: int, repeats: int, *, as_json: bool) -> int
         sys.stdout.write(orjson.dumps(dataclasses.asdict(result)).decode() + "\n")
         return 0
     rows = [
+        ("core", result.core),
         ("orders", f"{result.orders:,}"),
         ("orders per second (best run)", f"{result.orders_per_sec:,.0f}"),
         (f"orders per second (median of {result.repeats})",

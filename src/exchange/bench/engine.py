@@ -15,6 +15,7 @@ import time
 import tracemalloc
 from dataclasses import dataclass
 
+from exchange.core import build
 from exchange.core.commands import CancelOrder, Command, OpenAccount, PlaceOrder
 from exchange.core.engine import Exchange
 from exchange.core.events import TradeExecuted
@@ -74,6 +75,7 @@ class EngineResult:
     resting_orders: int
     peak_rss_mb: float
     bytes_per_resting_order: float
+    core: str  # which build of the core ran: compiled (mypyc) or interpreted
 
 
 def run(orders: int, seed: int = 1, repeats: int = 3) -> EngineResult:
@@ -112,6 +114,7 @@ def run(orders: int, seed: int = 1, repeats: int = 3) -> EngineResult:
         resting_orders=resting,
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         bytes_per_resting_order=memory_per_resting_order(),
+        core=build(),
     )
 
 

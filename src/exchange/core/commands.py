@@ -81,6 +81,9 @@ Command = OpenAccount | PlaceOrder | CancelOrder | CancelAll | ReduceOrder
 
 def place_order_from_list(fields: Sequence[Any]) -> PlaceOrder:
     """Rebuild a PlaceOrder from its fields as plain JSON gives them back (enums as ints)."""
-    cmd = PlaceOrder(*fields)
-    return cmd._replace(side=Side(cmd.side), type=OrderType(cmd.type), tif=TimeInForce(cmd.tif),
-                        stp=SelfTrade(cmd.stp))
+    values = list(fields)
+    # The enums before the tuple is built: compiled, a field is checked against its type.
+    values[5], values[6], values[7] = Side(values[5]), OrderType(values[6]), TimeInForce(values[7])
+    if len(values) > 12:
+        values[12] = SelfTrade(values[12])
+    return PlaceOrder(*values)

@@ -80,7 +80,9 @@ def _decoder(cls: type) -> Callable[[list[Any]], Any]:
     enums = [(i, {member.value: member for member in hint})
              for i, hint in enumerate(hints.values())
              if isinstance(hint, type) and issubclass(hint, IntEnum)]
-    rows = [i for i, hint in enumerate(hints.values()) if typing.get_origin(hint) is tuple]
+    # Compiled, an annotation keeps only its class: `tuple`, not `tuple[tuple[...], ...]`.
+    rows = [i for i, hint in enumerate(hints.values())
+            if hint is tuple or typing.get_origin(hint) is tuple]
     build = cls._make  # type: ignore[attr-defined]
     names: tuple[str, ...] = cls._fields  # type: ignore[attr-defined]
     defaults: dict[str, Any] = cls._field_defaults  # type: ignore[attr-defined]

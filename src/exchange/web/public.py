@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
+from exchange.core import build
 from exchange.runtime import PAUSES
 from exchange.services.views import INTERVALS
 from exchange.web.auth import now_ms
@@ -63,7 +64,8 @@ async def ticker(ctx: Ctx, symbol: Symbol) -> dict[str, Any]:
 @router.get("/status", tags=["server"])
 async def status(ctx: Ctx, gc_since: Annotated[float | None, Query(ge=0)] = None,
                  ) -> dict[str, Any]:
-    """Liveness, the server's memory and the CPU time it has used (all its threads); while
+    """Liveness, the server's memory and the CPU time it has used (all its threads), and
+    which build of the core runs (`compiled` by mypyc, or `interpreted`); while
     the exchange restores its state on start, `"status": "restoring"` and how far along.
 
     `clock_s` is the server's uptime in seconds; `?gc_since=S` adds the lengths (ms) of
@@ -73,7 +75,7 @@ async def status(ctx: Ctx, gc_since: Annotated[float | None, Query(ge=0)] = None
     clock = time.monotonic() - ctx.started
     answer: dict[str, Any] = {
         "status": "ok", "uptime_s": int(clock), "clock_s": round(clock, 3),
-        "rss_bytes": _rss_bytes(), "cpu_s": round(time.process_time(), 6)}
+        "rss_bytes": _rss_bytes(), "cpu_s": round(time.process_time(), 6), "core": build()}
     if gc_since is not None:
         answer["gc_pauses_ms"] = [round(ms, 3) for ms in PAUSES.since(ctx.started + gc_since)]
     if driver.ready:
