@@ -4,8 +4,8 @@ Book layout
     Each side maps a price to a `Level`: a FIFO queue of resting orders and their total
     size. A heap of keys (the price for asks, minus the price for bids) finds the best
     level; its top always names a live level. An index maps order id to order.
-    A resting order is the record of `orders` (a list): the book writes its `BOOK_LEFT`
-    and `LEVEL` and reads its `COMMAND`, the `PlaceOrder` that created it (already built,
+    A resting order is the record of `orders`: the book writes its `book_left` and
+    `level` and reads its `command`, the `PlaceOrder` that created it (already built,
     immutable). Run beside risk in one process (`Exchange`), the book rests the record
     risk made for the order rather than one of its own: one record per order, not two.
     A cancel finds everything it needs in the record and the level, without reading the
@@ -38,7 +38,6 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from enum import Enum
 from heapq import heapify, heappop, heappush
-from operator import itemgetter
 from typing import Any, Protocol
 
 from exchange.core.commands import CancelOrder, PlaceOrder, ReduceOrder, place_order_from_list
@@ -53,8 +52,8 @@ from exchange.core.events import (
     OrderRejected,
     TradeExecuted,
 )
-from exchange.core.markets import PPM, Market
-from exchange.core.orders import BOOK_LEFT, COMMAND, LEVEL, Order
+from exchange.core.markets import Market
+from exchange.core.orders import Order
 from exchange.core.types import (
     CancelReason,
     OrderType,
@@ -78,12 +77,6 @@ _UNLIMITED_QTY = 1 << 62  # a quote-budget market buy is bounded by money, not l
 # in declaration order: the same immutable event, without the Python-level frame of the
 # NamedTuple constructor, which costs more than everything else an event takes.
 _new = tuple.__new__
-_live = itemgetter(BOOK_LEFT)  # a resting order's remaining lots: 0 once it is dead
-
-
-def new_order(cmd: PlaceOrder) -> Order:
-    """Make the record of an order that only a book (no risk) will keep."""
-    return [0, 0, 0, None, 0, None, cmd]
 
 
 class Level:
@@ -104,9 +97,10 @@ class Risk(Protocol):
     """Risk in the same process as the book, told what matching does as it does it.
 
     Given one, the book reports each fill's resting side at once, the incoming order's
-    side once for all it took, and every resting order that self-trade prevention
-    cancels, with the records in hand: risk then needs no events and no lookups, and
-    settles the taker once however many orders it met (see `Exchange`).
+    side once for all it took, and every resting order that is reduced or leaves without
+    filling (cancelled, reduced to nothing, cancelled by self-trade prevention), with the
+    records in hand: risk then needs no events and no lookups, and settles the taker
+    once however many orders it met (see `Exchange`).
     """
 
     def fill(self, maker: Order, notional: int, qty: int, fee: int) -> None:
@@ -114,6 +108,9 @@ class Risk(Protocol):
 
     def took(self, taker: Order, notional: int, qty: int, fee: int) -> None:
         """Settle the taker's side of all its trades in one command."""
+
+    def reduced(self, order: Order, remaining: int) -> None:
+        """Release what a resting order reduced to `remaining` lots no longer needs."""
 
     def closed(self, order: Order) -> None:
         """Release a resting order that left the book without filling."""
@@ -214,15 +211,18 @@ class OrderBook:
             out.append(CancelRejected(cmd.seq, cmd.ts, cmd.order_id, cmd.user,
                                       cmd.client_order_id, Reject.ORDER_NOT_IN_BOOK))
             return
-        if cmd.reduce_by >= order[BOOK_LEFT]:
+        if cmd.reduce_by >= order.book_left:
             self.remove(order, cmd.order_id, cmd.user, cmd.seq, cmd.ts, CancelReason.REDUCED,
                         out)
             return
-        order[BOOK_LEFT] -= cmd.reduce_by
-        level: Level = order[LEVEL]
+        order.book_left -= cmd.reduce_by
+        level = order.level
+        assert level is not None, "a resting order has its level"
         level.total -= cmd.reduce_by
         out.append(OrderReduced(cmd.seq, cmd.ts, cmd.order_id, cmd.user, self.symbol,
-                                level.side, cmd.reduce_by, order[BOOK_LEFT]))
+                                level.side, cmd.reduce_by, order.book_left))
+        if self.risk is not None:
+            self.risk.reduced(order, order.book_left)
         self.version += 1
         out.append(LevelChanged(cmd.seq, self.symbol, level.side, level.price, level.total,
                                 self.version))
@@ -243,8 +243,7 @@ class OrderBook:
         else:
             levels, keys, sign, maker_side = self._bids, self._bid_keys, -1, BUY
         market = self.market
-        quote_scale, maker_rate, taker_rate = (
-            market.quote_scale, market.maker_fee_ppm, market.taker_fee_ppm)
+        maker_rate, taker_rate = market.maker_fee_ppm, market.taker_fee_ppm
         append = out.append
         risk = self.risk
         index = self._orders
@@ -263,18 +262,18 @@ class OrderBook:
             before = level.total
             while True:
                 maker = queue[0]
-                maker_left = maker[BOOK_LEFT]
+                maker_left = maker.book_left
                 if not maker_left:
                     queue.popleft()
                     level.dead -= 1
                     continue
-                placed: PlaceOrder = maker[COMMAND]
+                placed = maker.command
                 maker_id, maker_user = placed.order_id, placed.user
                 if maker_user == user:
                     if stp is not CANCEL_TAKER:
                         queue.popleft()
                         del index[maker_id]
-                        maker[BOOK_LEFT] = 0
+                        maker.book_left = 0
                         level.total -= maker_left
                         append(_new(OrderCancelled, (seq, ts, maker_id, user, symbol, maker_side,
                                                      maker_left, SELF_TRADE)))
@@ -288,18 +287,18 @@ class OrderBook:
                     continue
                 fill = qty if qty < maker_left else maker_left
                 if bounded:
-                    fill = min(fill, _affordable(budget, price * quote_scale, taker_rate))
+                    fill = min(fill, market.affordable(budget, price, taker_rate))
                     if not fill:
                         stop = OUT_OF_BUDGET
                         break
-                notional = price * fill * quote_scale
-                maker_fee = notional * maker_rate // PPM if maker_rate else 0
-                taker_fee = notional * taker_rate // PPM if taker_rate else 0
+                notional = market.notional(price, fill)
+                maker_fee = market.fee(notional, maker_rate)
+                taker_fee = market.fee(notional, taker_rate)
                 if bounded:
                     budget -= notional + taker_fee
                 qty -= fill
                 maker_left -= fill
-                maker[BOOK_LEFT] = maker_left
+                maker.book_left = maker_left
                 level.total -= fill
                 trade_id += 1
                 append(_new(TradeExecuted, (seq, ts, symbol, trade_id, price, fill, side, maker_id,
@@ -330,8 +329,8 @@ class OrderBook:
             if stop is not AT_LIMIT:
                 break
         self.trade_id = trade_id
-        if taken_qty:
-            risk.took(order, taken_notional, taken_qty, taken_fees)  # type: ignore[union-attr, arg-type]
+        if taken_qty and risk is not None and order is not None:
+            risk.took(order, taken_notional, taken_qty, taken_fees)
         return qty, stop
 
     def _fillable(self, cmd: PlaceOrder, limit_key: int) -> int:
@@ -343,14 +342,14 @@ class OrderBook:
         total: int = 0
         for key in sorted({k for k in keys if k <= limit_key and k * sign in levels}):
             for order in levels[key * sign].orders:
-                remaining, placed = order[BOOK_LEFT], order[COMMAND]
+                remaining, placed = order.book_left, order.command
                 if not remaining:
                     continue
                 if placed.user == cmd.user:
                     if cmd.stp is CANCEL_MAKER:
                         continue
                     return total
-                total += int(remaining)
+                total += remaining
                 if total >= cmd.qty:
                     return total
         return total
@@ -365,9 +364,9 @@ class OrderBook:
         if level is None:
             level = levels[price] = self.new_level(cmd.side, price)
         if order is None:
-            order = new_order(cmd)
-        order[BOOK_LEFT] = qty
-        order[LEVEL] = level
+            order = Order(cmd)
+        order.book_left = qty
+        order.level = level
         level.orders.append(order)
         level.total += qty
         self._orders[cmd.order_id] = order
@@ -396,19 +395,22 @@ class OrderBook:
     ) -> None:
         """Take a resting order (of `order_id`, `user`) out and report it gone."""
         del self._orders[order_id]
-        left = order[BOOK_LEFT]
-        level: Level = order[LEVEL]
+        left = order.book_left
+        level = order.level
+        assert level is not None, "a resting order has its level"
         total = self.unlink(order, left, level)
         symbol, side = self.symbol, level.side
         out.append(_new(OrderCancelled, (seq, ts, order_id, user, symbol, side, left, reason)))
         self.version += 1
         out.append(_new(LevelChanged, (seq, symbol, side, level.price, total, self.version)))
+        if self.risk is not None:
+            self.risk.closed(order)
 
     def unlink(self, order: Order, left: int, level: Level) -> int:
         """Mark a resting order with `left` lots in `level` dead, already out of the index;
         return the level's new total."""
-        order[BOOK_LEFT] = 0
-        total: int = level.total - left
+        order.book_left = 0
+        total = level.total - left
         level.total = total
         if not total:
             if level.side is BUY:
@@ -421,7 +423,7 @@ class OrderBook:
         else:
             level.dead += 1
             if level.dead > 16 and level.dead * 2 > len(level.orders):
-                level.orders = deque(filter(_live, level.orders))
+                level.orders = deque([each for each in level.orders if each.book_left])
                 level.dead = 0
         return total
 
@@ -444,8 +446,8 @@ class OrderBook:
         levels = self._bids if side is BUY else self._asks
         for price in sorted(levels, reverse=side is BUY):
             for order in levels[price].orders:
-                if order[BOOK_LEFT]:
-                    yield order[COMMAND], order[BOOK_LEFT]
+                if order.book_left:
+                    yield order.command, order.book_left
 
     def __len__(self) -> int:
         return len(self._orders)
@@ -464,7 +466,7 @@ class OrderBook:
     @classmethod
     def from_state(
         cls, market: Market, state: dict[str, Any],
-        records: Callable[[PlaceOrder], Order] = new_order,
+        records: Callable[[PlaceOrder], Order] = Order,
     ) -> "OrderBook":
         """Rebuild a book from `to_state`; `records` gives each order's record (risk's)."""
         book = cls(market)
@@ -475,8 +477,8 @@ class OrderBook:
                 if level is None:
                     level = levels[placed.price] = Level(book, placed.side, placed.price)
                 order = records(placed)
-                order[BOOK_LEFT] = remaining
-                order[LEVEL] = level
+                order.book_left = remaining
+                order.level = level
                 level.orders.append(order)
                 level.total += remaining
                 book._orders[placed.order_id] = order
@@ -487,15 +489,6 @@ class OrderBook:
         book.trade_id = state["trade_id"]
         book.version = state["version"]
         return book
-
-
-def _affordable(budget: int, unit_cost: int, fee_rate: int) -> int:
-    """Return the most lots at `unit_cost` each that `budget` pays for, fee included."""
-    lots = budget * PPM // (unit_cost * (PPM + fee_rate))
-    # Fees round down, so one more lot may still fit.
-    while (n := (lots + 1) * unit_cost) + n * fee_rate // PPM <= budget:
-        lots += 1
-    return lots
 
 
 def _rejected(cmd: PlaceOrder, reason: Reject) -> OrderRejected:

@@ -1,7 +1,8 @@
 """The risk ledger: balances, the funds each open order holds, and settlement.
 
 Per account and asset there are two integers, `available` and `held`. Accepting an order
-moves what it may cost from available to held; the book's events then settle and release:
+moves what it may cost from available to held; the book's events then settle and release
+(the arithmetic is in `settlement`):
 
     limit buy   holds price x qty x quote_scale + the largest fee it could pay
     sell        holds qty x base_scale of the base asset
@@ -16,14 +17,10 @@ Invariants (checked by the property tests after every command)
       plus held equals what was granted. Fees move quote from traders to the fee account.
 
 Layout
-    Each account keeps its balances in one list, available then held for each asset in
-    the configuration's order, and its open orders in a dict by order id, oldest first:
-    the order of `orders` (risk writes `RISK_LEFT`, `HELD`, `ACCOUNT` and `OFFSET`). A
-    hold knows its account and where the held asset's balance starts in it, so settling,
-    releasing and cancelling index small constant offsets (Python's cached small ints)
-    and never look an account up. An order id is unique per user: each account's dict is
-    also what proves that a cancel names the user's own order, and what cancel-all walks.
-    Balances are Python ints: no overflow, and no boxing as an `array` would need.
+    Each account (`settlement.Account`) keeps its balances in one list and its open
+    orders in a dict by order id, oldest first: the records of `orders`. An order id is
+    unique per user: each account's dict is also what proves that a cancel names the
+    user's own order, and what cancel-all walks. Balances are Python ints: no overflow.
 
 Partitioning
     A ledger may own only some users (one risk partition). `apply` settles only the
@@ -31,8 +28,8 @@ Partitioning
     partition applies every trade that concerns it.
 """
 
-from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple
+from collections.abc import Iterable
+from typing import Any
 
 from exchange.core.commands import (
     CancelAll,
@@ -52,8 +49,9 @@ from exchange.core.events import (
     OrderRejected,
     TradeExecuted,
 )
-from exchange.core.markets import PPM, Config, Market
-from exchange.core.orders import ACCOUNT, COMMAND, HELD, OFFSET, RISK_LEFT, Order
+from exchange.core.markets import Config
+from exchange.core.orders import Order
+from exchange.core.settlement import Account, Settlement, Terms, close, reduced, settle
 from exchange.core.types import OrderType, Reject, Side, TimeInForce
 
 FEE_ACCOUNT = 0  # the user id that collects fees; no one can trade as it
@@ -61,57 +59,17 @@ BUY = Side.BUY
 LIMIT = OrderType.LIMIT
 
 
-class Account:
-    __slots__ = ("balances", "client_ids", "orders", "user")
-
-    def __init__(self, user: int, width: int) -> None:
-        self.user = user
-        self.balances = [0] * width  # available, held of each asset
-        self.orders: dict[int, Order] = {}  # open orders by id, oldest first
-        self.client_ids: dict[str, int] = {}  # client order id -> order id, open orders only
-
-
-class Terms(NamedTuple):
-    """A market's numbers as risk uses them; `base` and `quote` are balance offsets."""
-
-    market: Market
-    base: int
-    quote: int
-    base_scale: int
-    quote_scale: int
-    max_fee_ppm: int
-    min_qty: int
-    max_qty: int
-    max_price: int
-
-    def buy_obligation(self, price: int, qty: int) -> int:
-        """Return what a limit buy of `qty` lots at `price` may still cost, fees included."""
-        notional = price * qty * self.quote_scale
-        return notional + notional * self.max_fee_ppm // PPM
-
-
 class Ledger:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._assets = tuple(a.code for a in config.assets)
         self._offset = {code: 2 * i for i, code in enumerate(self._assets)}
-        self._terms = {
-            m.symbol: Terms(m, self._offset[m.base.code], self._offset[m.quote.code],
-                            m.base_scale, m.quote_scale, m.max_fee_ppm, m.min_qty, m.max_qty,
-                            m.max_price)
-            for m in config.markets
-        }
+        self._terms = {m.symbol: Terms(m, self._offset[m.base.code], self._offset[m.quote.code])
+                       for m in config.markets}
         self._width = 2 * len(self._assets)  # balances per account
         self._accounts: dict[int, Account] = {}
         self._fee_account = Account(FEE_ACCOUNT, self._width)
         self.granted: dict[str, int] = dict.fromkeys(self._assets, 0)
-        self._on_event: dict[type, Callable[[Any], None]] = {
-            TradeExecuted: self._settle,
-            OrderDone: self._close,
-            OrderCancelled: self._close,
-            OrderRejected: self._close,
-            OrderReduced: self._reduced,
-        }
 
     # ---- commands from users --------------------------------------------------------
 
@@ -130,8 +88,7 @@ class Ledger:
         checked = self.hold(cmd)
         if isinstance(checked, OrderRejected):
             return checked
-        placed: PlaceOrder = checked[COMMAND]
-        return placed
+        return checked.command
 
     def hold(self, cmd: PlaceOrder) -> Order | OrderRejected:
         """Hold what the order may cost and return its record (see `orders`), or refuse it.
@@ -148,13 +105,14 @@ class Ledger:
         terms = self._terms.get(symbol)
         if terms is None:
             return _rejected(cmd, Reject.UNKNOWN_MARKET)
+        market = terms.market
         buy = side is BUY
         if kind is LIMIT:
-            if not 0 < price <= terms.max_price:
+            if not 0 < price <= market.max_price:
                 return _rejected(cmd, Reject.INVALID_PRICE)
-            if not terms.min_qty <= qty <= terms.max_qty or quote_qty:
+            if not market.min_qty <= qty <= market.max_qty or quote_qty:
                 return _rejected(cmd, Reject.INVALID_QUANTITY)
-            need = terms.buy_obligation(price, qty) if buy else qty * terms.base_scale
+            need = market.buy_obligation(price, qty) if buy else market.base_amount(qty)
         else:
             checked = self._market_order_need(cmd, terms, account)
             if isinstance(checked, OrderRejected):
@@ -173,7 +131,8 @@ class Ledger:
         balances[offset + 1] += need
         if buy and kind is not LIMIT and need != quote_qty:
             cmd = cmd._replace(budget=need)  # what the book may spend
-        order = orders[order_id] = [0, qty, need, account, offset, None, cmd]
+        order = orders[order_id] = Order(cmd)
+        order.risk_left, order.held, order.account, order.offset = qty, need, account, offset
         if client_id:
             account.client_ids[client_id] = order_id
         return order
@@ -183,13 +142,13 @@ class Ledger:
     ) -> int | OrderRejected:
         if cmd.price or cmd.tif is not TimeInForce.IOC:
             return _rejected(cmd, Reject.INVALID_ORDER)
-        qty, quote_qty = cmd.qty, cmd.quote_qty
-        if qty and not terms.min_qty <= qty <= terms.max_qty:
+        qty, quote_qty, market = cmd.qty, cmd.quote_qty, terms.market
+        if qty and not market.min_qty <= qty <= market.max_qty:
             return _rejected(cmd, Reject.INVALID_QUANTITY)
         if cmd.side is not BUY:
             if quote_qty or not qty:
                 return _rejected(cmd, Reject.INVALID_QUANTITY)
-            return qty * terms.base_scale
+            return market.base_amount(qty)
         if quote_qty < 0 or not (qty or quote_qty):
             return _rejected(cmd, Reject.INVALID_QUANTITY)
         # Risk cannot see the book, so a buy by quantity alone may spend all it has.
@@ -202,7 +161,7 @@ class Ledger:
         if order is None:
             return CancelRejected(cmd.seq, cmd.ts, cmd.order_id, cmd.user, cmd.client_order_id,
                                   Reject.UNKNOWN_ORDER)
-        placed: PlaceOrder = order[COMMAND]
+        placed = order.command
         return CancelOrder(cmd.seq, cmd.ts, cmd.user, placed.order_id, cmd.client_order_id,
                            placed.market)
 
@@ -213,7 +172,7 @@ class Ledger:
             reason = Reject.UNKNOWN_ORDER if order is None else Reject.INVALID_QUANTITY
             return CancelRejected(cmd.seq, cmd.ts, cmd.order_id, cmd.user, cmd.client_order_id,
                                   reason)
-        placed: PlaceOrder = order[COMMAND]
+        placed = order.command
         return ReduceOrder(cmd.seq, cmd.ts, cmd.user, placed.order_id, cmd.reduce_by,
                            cmd.client_order_id, placed.market)
 
@@ -224,7 +183,7 @@ class Ledger:
             return []
         cancels = []
         for order_id, order in account.orders.items():
-            placed: PlaceOrder = order[COMMAND]
+            placed = order.command
             if not cmd.market or placed.market == cmd.market:
                 cancels.append(CancelOrder(cmd.seq, cmd.ts, cmd.user, order_id,
                                            placed.client_order_id, placed.market))
@@ -242,17 +201,24 @@ class Ledger:
     # ---- events from the book -------------------------------------------------------
 
     def apply(self, events: Iterable[Event]) -> None:
-        """Settle trades and release holds as the book reports them."""
-        on_event = self._on_event
+        """Settle trades and release holds as a book apart reports them."""
         for event in events:
-            handler = on_event.get(event.__class__)
-            if handler is not None:
-                handler(event)
+            match event:
+                case TradeExecuted():
+                    self._settle(event)
+                case OrderDone() | OrderCancelled() | OrderRejected():
+                    self._close(event.user, event.order_id)
+                case OrderReduced():
+                    order = self.find(event.user, event.order_id)
+                    if order is not None:
+                        reduced(order, self._terms[event.market], event.remaining)
+                case _:
+                    pass  # nothing of risk's: an acceptance, a level's change
 
     def _settle(self, trade: TradeExecuted) -> None:
         terms = self._terms[trade.market]
         qty = trade.qty
-        notional = trade.price * qty * terms.quote_scale
+        notional = terms.market.notional(trade.price, qty)
         accounts = self._accounts
         for user, order_id, fee in ((trade.maker_user, trade.maker_order_id, trade.maker_fee),
                                     (trade.taker_user, trade.taker_order_id, trade.taker_fee)):
@@ -265,31 +231,23 @@ class Ledger:
             settle(order, terms, qty, notional, fee)
             self._fee_account.balances[terms.quote] += fee
 
-    def settlement(self, symbol: str) -> "Settlement":
-        """Return what settles the fills of `symbol`'s book as they happen (`book.Risk`)."""
-        return Settlement(self._terms[symbol], self._fee_account.balances)
-
-    def _reduced(self, event: OrderReduced) -> None:
-        order = self.find(event.user, event.order_id)
-        if order is None:
-            return
-        remaining = order[RISK_LEFT] = event.remaining
-        placed: PlaceOrder = order[COMMAND]
-        terms = self._terms[event.market]
-        if placed.side is BUY:
-            still_needed = terms.buy_obligation(placed.price, remaining)
-        else:
-            still_needed = remaining * terms.base_scale
-        release(order, order[HELD] - still_needed)
-
-    def _close(self, event: OrderDone | OrderCancelled | OrderRejected) -> None:
-        account = self._accounts.get(event.user)
+    def _close(self, user: int, order_id: int) -> None:
+        account = self._accounts.get(user)
         if account is None:
             return
-        order = account.orders.pop(event.order_id, None)
-        if order is None:
-            return
+        order = account.orders.pop(order_id, None)
+        if order is not None:
+            close(order)
+
+    def release(self, order: Order) -> None:
+        """Close the record of an order that left (or never reached) the book: release
+        all it still holds."""
+        del self._accounts[order.command.user].orders[order.command.order_id]
         close(order)
+
+    def settlement(self, symbol: str) -> Settlement:
+        """Return what settles the fills of `symbol`'s book as they happen (`book.Risk`)."""
+        return Settlement(self._terms[symbol], self._fee_account.balances)
 
     # ---- queries --------------------------------------------------------------------
 
@@ -317,18 +275,12 @@ class Ledger:
         """Return every account, the fee account first."""
         return [self._fee_account, *self._accounts.values()]
 
-    def account(self, user: int) -> Account | None:
-        return self._accounts.get(user)
-
-    def terms(self, symbol: str) -> Terms | None:
-        return self._terms.get(symbol)
-
     def open_orders(self, user: int) -> list[tuple[PlaceOrder, int, int]]:
         """Return a user's open orders, oldest first, as (command, remaining lots, held)."""
         account = self._accounts.get(user)
         if account is None:
             return []
-        return [(o[COMMAND], o[RISK_LEFT], o[HELD]) for o in account.orders.values()]
+        return [(o.command, o.risk_left, o.held) for o in account.orders.values()]
 
     def totals(self) -> dict[str, int]:
         """Sum available + held per asset over every account, the fee account included."""
@@ -372,115 +324,12 @@ class Ledger:
                 placed = place_order_from_list(fields)
                 terms = ledger._terms[placed.market]
                 offset = terms.quote if placed.side is BUY else terms.base
-                account.orders[placed.order_id] = [0, remaining, held, account, offset, None,
-                                                   placed]
+                order = account.orders[placed.order_id] = Order(placed)
+                order.risk_left, order.held, order.account, order.offset = (
+                    remaining, held, account, offset)
                 if placed.client_order_id:
                     account.client_ids[placed.client_order_id] = placed.order_id
         return ledger
-
-
-class Settlement:
-    """Risk's side of one market's matching in the book's own process (`book.Risk`).
-
-    It settles with the records in hand what `Ledger.apply` settles from the events,
-    without their lookups, and the taker once for all its fills. The market's numbers
-    are slots of its own: reading a NamedTuple field costs more.
-    """
-
-    __slots__ = ("base", "base_scale", "fee_ppm", "fees", "quote", "quote_scale", "terms")
-
-    def __init__(self, terms: Terms, fees: list[int]) -> None:
-        self.terms = terms
-        self.base, self.quote = terms.base, terms.quote
-        self.base_scale, self.quote_scale = terms.base_scale, terms.quote_scale
-        self.fee_ppm = terms.max_fee_ppm
-        self.fees = fees  # the fee account's balances
-
-    def fill(self, maker: Order, notional: int, qty: int, fee: int) -> None:
-        # `settle` for a resting order, which is always a limit order, inline.
-        placed: PlaceOrder = maker[COMMAND]
-        account: Account = maker[ACCOUNT]
-        balances = account.balances
-        remaining = maker[RISK_LEFT] = maker[RISK_LEFT] - qty
-        if placed.side is BUY:
-            held = maker[HELD]
-            still_needed = placed.price * remaining * self.quote_scale
-            if self.fee_ppm:
-                still_needed += still_needed * self.fee_ppm // PPM
-            maker[HELD] = still_needed
-            quote = self.quote
-            balances[quote + 1] -= held - still_needed
-            balances[quote] += held - still_needed - notional - fee
-            balances[self.base] += qty * self.base_scale
-        else:
-            base_amount = qty * self.base_scale
-            maker[HELD] -= base_amount
-            base = self.base
-            balances[base + 1] -= base_amount
-            balances[self.quote] += notional - fee
-        if fee:
-            self.fees[self.quote] += fee
-        if not remaining:  # filled: it held exactly what it paid, so nothing to release
-            del account.orders[placed.order_id]
-            if placed.client_order_id:
-                del account.client_ids[placed.client_order_id]
-
-    def took(self, taker: Order, notional: int, qty: int, fee: int) -> None:
-        settle(taker, self.terms, qty, notional, fee)
-        if fee:
-            self.fees[self.quote] += fee
-
-    def closed(self, order: Order) -> None:
-        placed: PlaceOrder = order[COMMAND]
-        account: Account = order[ACCOUNT]
-        del account.orders[placed.order_id]
-        close(order)
-
-
-def settle(order: Order, terms: Terms, qty: int, notional: int, fee: int) -> None:
-    """Settle one side of a trade of `qty` lots worth `notional` quote, paying `fee`."""
-    held = order[HELD]
-    remaining = order[RISK_LEFT] = order[RISK_LEFT] - qty
-    placed: PlaceOrder = order[COMMAND]
-    balances: list[int] = order[ACCOUNT].balances
-    _, base, quote, base_scale, quote_scale, max_fee_ppm, _, _, _ = terms
-    if placed.side is BUY:
-        cost = notional + fee
-        if placed.type is LIMIT:  # what the rest may cost: `Terms.buy_obligation`, inline
-            still_needed = placed.price * remaining * quote_scale
-            if max_fee_ppm:
-                still_needed += still_needed * max_fee_ppm // PPM
-        else:
-            still_needed = held - cost
-        balances[quote + 1] -= held - still_needed
-        balances[quote] += held - still_needed - cost
-        order[HELD] = still_needed
-        balances[base] += qty * base_scale
-    else:
-        base_amount = qty * base_scale
-        order[HELD] = held - base_amount
-        balances[base + 1] -= base_amount
-        balances[quote] += notional - fee
-
-
-def release(order: Order, amount: int) -> None:
-    """Move `amount` of what `order` holds back to its owner's available balance."""
-    balances: list[int] = order[ACCOUNT].balances
-    offset: int = order[OFFSET]
-    balances[offset + 1] -= amount
-    balances[offset] += amount
-    order[HELD] -= amount
-
-
-def close(order: Order) -> None:
-    """Release all an order still holds and free its client order id; it is already out
-    of its account's open orders."""
-    placed: PlaceOrder = order[COMMAND]
-    if placed.client_order_id:
-        del order[ACCOUNT].client_ids[placed.client_order_id]
-    held = order[HELD]
-    if held:
-        release(order, held)
 
 
 def _rejected(cmd: PlaceOrder, reason: Reject) -> OrderRejected:

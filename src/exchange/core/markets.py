@@ -45,6 +45,7 @@ class Market:
     taker_fee_ppm: int = 0
     base_scale: int = field(init=False)
     quote_scale: int = field(init=False)
+    max_fee_ppm: int = field(init=False, repr=False, compare=False)  # maker's or taker's
 
     def __post_init__(self) -> None:
         base_scale = self.lot / self.base.unit
@@ -62,10 +63,38 @@ class Market:
                 raise ValueError(f"{self.symbol}: fee rates must be within 0..{MAX_FEE_PPM} ppm")
         object.__setattr__(self, "base_scale", int(base_scale))
         object.__setattr__(self, "quote_scale", int(quote_scale))
+        object.__setattr__(self, "max_fee_ppm", max(self.maker_fee_ppm, self.taker_fee_ppm))
 
-    @property
-    def max_fee_ppm(self) -> int:
-        return max(self.maker_fee_ppm, self.taker_fee_ppm)
+    # ---- the arithmetic of money: its one home, for risk and the book alike ----------
+
+    def notional(self, price: int, qty: int) -> int:
+        """Return what `qty` lots at `price` ticks cost, in quote minor units."""
+        return price * qty * self.quote_scale
+
+    def base_amount(self, qty: int) -> int:
+        """Return `qty` lots in base minor units."""
+        return qty * self.base_scale
+
+    @staticmethod
+    def fee(notional: int, rate_ppm: int) -> int:
+        """Return the fee on `notional` at `rate_ppm` millionths, rounded down."""
+        return notional * rate_ppm // PPM
+
+    def buy_obligation(self, price: int, qty: int) -> int:
+        """Return what a limit buy of `qty` lots at `price` may still cost: the notional
+        and the largest fee it could pay (it may fill as maker or as taker)."""
+        notional = price * qty * self.quote_scale
+        return notional + notional * self.max_fee_ppm // PPM
+
+    def affordable(self, budget: int, price: int, fee_ppm: int) -> int:
+        """Return the most lots at `price` that `budget` pays for, a fee at `fee_ppm`
+        included."""
+        unit_cost = price * self.quote_scale
+        lots = budget * PPM // (unit_cost * (PPM + fee_ppm))
+        # Fees round down, so one more lot may still fit.
+        while (n := (lots + 1) * unit_cost) + n * fee_ppm // PPM <= budget:
+            lots += 1
+        return lots
 
     def parse_price(self, value: object, field: str = "price") -> int:
         """Convert a decimal price string to ticks."""

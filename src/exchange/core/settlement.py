@@ -1,0 +1,142 @@
+"""Risk's side of a trade, a cancel and a reduction: moving money between balances.
+
+An account keeps its balances in one list, available then held for each asset in the
+configuration's order (`Account`). An order's record (`orders.Order`) knows its account
+and where the held asset's balance starts in it (`offset`), so settling and releasing
+index small constant offsets and never look an account up.
+
+What an order holds is always its remaining obligation:
+
+    limit buy   market.buy_obligation(price, remaining): the notional and the most fee
+    sell        market.base_amount(remaining)
+    market buy  its budget, less what it has spent
+
+so each fill releases what the filled part no longer needs (a fill at a better price, or
+as maker at a lower fee), and the end of an order releases the rest.
+
+`Settlement` is how a book in the same process as the ledger (`Exchange`) reports what
+matching does, with the records in hand (`book.Risk`); apart, the ledger reads the same
+from the book's events (`Ledger.apply`). Both settle through the functions here.
+"""
+
+from exchange.core.markets import Market
+from exchange.core.orders import Order
+from exchange.core.types import OrderType, Side
+
+BUY = Side.BUY
+LIMIT = OrderType.LIMIT
+
+
+class Account:
+    __slots__ = ("balances", "client_ids", "orders", "user")
+
+    def __init__(self, user: int, width: int) -> None:
+        self.user = user
+        self.balances = [0] * width  # available, held of each asset
+        self.orders: dict[int, Order] = {}  # open orders by id, oldest first
+        self.client_ids: dict[str, int] = {}  # client order id -> order id, open orders only
+
+
+class Terms:
+    """A market as risk sees it: the market, and where its assets' balances start in an
+    account's list."""
+
+    __slots__ = ("base", "market", "quote")
+
+    def __init__(self, market: Market, base: int, quote: int) -> None:
+        self.market = market
+        self.base = base
+        self.quote = quote
+
+
+def account_of(order: Order) -> Account:
+    account = order.account
+    assert account is not None, "risk's record of an order has its account"
+    return account
+
+
+def settle(order: Order, terms: Terms, qty: int, notional: int, fee: int) -> None:
+    """Settle one side of a trade of `qty` lots worth `notional` quote, paying `fee`."""
+    held = order.held
+    remaining = order.risk_left = order.risk_left - qty
+    placed = order.command
+    market = terms.market
+    balances = account_of(order).balances
+    if placed.side is BUY:
+        cost = notional + fee
+        if placed.type is LIMIT:
+            still_needed = market.buy_obligation(placed.price, remaining)
+        else:
+            still_needed = held - cost
+        quote = terms.quote
+        balances[quote + 1] -= held - still_needed
+        balances[quote] += held - still_needed - cost
+        order.held = still_needed
+        balances[terms.base] += market.base_amount(qty)
+    else:
+        base_amount = market.base_amount(qty)
+        order.held = held - base_amount
+        balances[terms.base + 1] -= base_amount
+        balances[terms.quote] += notional - fee
+
+
+def release(order: Order, amount: int) -> None:
+    """Move `amount` of what `order` holds back to its owner's available balance."""
+    balances, offset = account_of(order).balances, order.offset
+    balances[offset + 1] -= amount
+    balances[offset] += amount
+    order.held -= amount
+
+
+def close(order: Order) -> None:
+    """Release all an order still holds and free its client order id; it is already out
+    of its account's open orders."""
+    client_id = order.command.client_order_id
+    if client_id:
+        del account_of(order).client_ids[client_id]
+    if order.held:
+        release(order, order.held)
+
+
+def reduced(order: Order, terms: Terms, remaining: int) -> None:
+    """Release what an order reduced to `remaining` lots no longer needs."""
+    order.risk_left = remaining
+    placed = order.command
+    if placed.side is BUY:
+        still_needed = terms.market.buy_obligation(placed.price, remaining)
+    else:
+        still_needed = terms.market.base_amount(remaining)
+    release(order, order.held - still_needed)
+
+
+class Settlement:
+    """Risk's side of one market's matching in the book's own process (`book.Risk`)."""
+
+    __slots__ = ("fees", "terms")
+
+    def __init__(self, terms: Terms, fees: list[int]) -> None:
+        self.terms = terms
+        self.fees = fees  # the fee account's balances
+
+    def fill(self, maker: Order, notional: int, qty: int, fee: int) -> None:
+        settle(maker, self.terms, qty, notional, fee)
+        if fee:
+            self.fees[self.terms.quote] += fee
+        if not maker.risk_left:  # filled: it held exactly what it paid, nothing to release
+            account = account_of(maker)
+            placed = maker.command
+            del account.orders[placed.order_id]
+            if placed.client_order_id:
+                del account.client_ids[placed.client_order_id]
+
+    def took(self, taker: Order, notional: int, qty: int, fee: int) -> None:
+        settle(taker, self.terms, qty, notional, fee)
+        if fee:
+            self.fees[self.terms.quote] += fee
+
+    def reduced(self, order: Order, remaining: int) -> None:
+        reduced(order, self.terms, remaining)
+
+    def closed(self, order: Order) -> None:
+        del account_of(order).orders[order.command.order_id]
+        close(order)
