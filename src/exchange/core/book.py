@@ -1,15 +1,14 @@
 """The continuous limit order book of one market, and matching against it.
 
 Book layout
-    Each side maps a price to a `Level`: a FIFO queue of resting orders and their total
-    size. A heap of keys (the price for asks, minus the price for bids) finds the best
-    level; its top always names a live level. An index maps order id to order.
-    A resting order is the record of `orders`: the book writes its `book_left` and
-    `level` and reads its `command`, the `PlaceOrder` that created it (already built,
-    immutable). Run beside risk in one process (`Exchange`), the book rests the record
-    risk made for the order rather than one of its own: one record per order, not two.
-    A cancel finds everything it needs in the record and the level, without reading the
-    command: on this hardware each cold object read costs more than the cancel's logic.
+    Each side maps a price to a `Level`: the resting orders at that price, oldest first,
+    linked through their records (`Order.prev`, `Order.next`), and their total size. A
+    heap of keys (the price for asks, minus the price for bids) finds the best level;
+    its top always names a live level. An index maps order id to order.
+    A resting order is the record of `orders`: the book writes its `book_left`, `level`,
+    `prev` and `next` and reads its `command`, the `PlaceOrder` that created it. Run
+    beside risk in one process (`Exchange`), the book rests the record risk made for the
+    order rather than one of its own: one record per order, not two.
 
 Ordering invariant
     Price-time priority: a taker meets the best price first and, within a level, the
@@ -17,28 +16,24 @@ Ordering invariant
     never crossed: every bid is below every ask.
 
 Cancel and reduce
-    O(1): the order is found by id, its size is taken off the level's total and it is
-    marked dead (remaining 0) where it stands. Dead orders are skipped and dropped when
-    they reach the front of the queue, and a queue that is more dead than alive is
-    compacted. Reducing keeps the order's place; it never grows an order.
+    O(1): the order is found by id and unlinked from its level. Reducing keeps the
+    order's place; it never grows an order.
 
 Trust
     The book trusts its input: risk has checked users, sizes, funds and that a cancel or
-    reduction names the user's own order. A duplicate
-    order id is a broken invariant and raises. Expected refusals (post-only would take,
-    fill-or-kill cannot fill, order no longer in the book) are events.
+    reduction names the user's own order. A duplicate order id is a broken invariant and
+    raises. Expected refusals (post-only would take, fill-or-kill cannot fill, order no
+    longer in the book) are events.
 
 Cost
-    Resting an order: one list, one dict insert, one deque append, at most one heap push
-    and two events. Cancelling: one dict pop and two events. Matching: constant work
-    per fill and per level touched.
+    Resting an order: one record (unless risk made it), one dict insert, at most one
+    heap push, and two events. Cancelling: one dict pop and two events. Matching:
+    constant work per fill and per level touched.
 """
 
-from collections import deque
 from collections.abc import Callable, Iterator
-from enum import Enum
 from heapq import heapify, heappop, heappush
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from exchange.core.commands import CancelOrder, PlaceOrder, ReduceOrder, place_order_from_list
 from exchange.core.events import (
@@ -63,34 +58,66 @@ from exchange.core.types import (
     TimeInForce,
 )
 
-# Enum members used on hot paths are module globals: reading `Side.BUY` goes through the
-# enum's metaclass and costs as much as a dict lookup; a global costs next to nothing.
-BUY, SELL = Side.BUY, Side.SELL
-GTC, IOC, FOK, POST_ONLY = TimeInForce
-LIMIT = OrderType.LIMIT
-USER_CANCEL = CancelReason.USER
-EXPIRED, SELF_TRADE = CancelReason.EXPIRED, CancelReason.SELF_TRADE
-CANCEL_TAKER, CANCEL_MAKER = SelfTrade.CANCEL_TAKER, SelfTrade.CANCEL_MAKER
-_NO_LIMIT = 1 << 62  # a key no price reaches: market orders take whatever is there
-_UNLIMITED_QTY = 1 << 62  # a quote-budget market buy is bounded by money, not lots
-# On the paths every order takes, events are built with `tuple.__new__` and their fields
-# in declaration order: the same immutable event, without the Python-level frame of the
-# NamedTuple constructor, which costs more than everything else an event takes.
-_new = tuple.__new__
+# Enum members the hot paths compare with, as constants: compiled, a `Final` is a C static,
+# where anything else is a lookup in the module's dict.
+BUY: Final = Side.BUY
+SELL: Final = Side.SELL
+LIMIT: Final = OrderType.LIMIT
+IOC: Final = TimeInForce.IOC
+FOK: Final = TimeInForce.FOK
+POST_ONLY: Final = TimeInForce.POST_ONLY
+EXPIRED: Final = CancelReason.EXPIRED
+SELF_TRADE: Final = CancelReason.SELF_TRADE
+CANCEL_TAKER: Final = SelfTrade.CANCEL_TAKER
+CANCEL_MAKER: Final = SelfTrade.CANCEL_MAKER
+_NO_LIMIT: Final = 1 << 62  # a key no price reaches: market orders take whatever is there
+_UNLIMITED_QTY: Final = 1 << 62  # a quote-budget market buy is bounded by money, not lots
+
+# Why matching stopped taking.
+FILLED: Final = 1
+AT_LIMIT: Final = 2  # nothing left at or better than the limit
+OUT_OF_BUDGET: Final = 3  # the quote budget cannot pay for one more lot
+SELF_TRADED: Final = 4
 
 
 class Level:
     """The orders at one price, oldest first, and their total size."""
 
-    __slots__ = ("book", "dead", "orders", "price", "side", "total")
+    __slots__ = ("head", "price", "side", "tail", "total")
 
-    def __init__(self, book: "OrderBook", side: Side, price: int) -> None:
-        self.book = book  # lets a caller holding only the order record reach its book
+    def __init__(self, side: Side, price: int) -> None:
         self.side = side
         self.price = price
-        self.orders: deque[Order] = deque()
+        self.head: Order | None = None
+        self.tail: Order | None = None
         self.total = 0
-        self.dead = 0  # cancelled orders still standing in `orders`
+
+    def append(self, order: Order) -> None:
+        tail = self.tail
+        if tail is None:
+            self.head = order
+        else:
+            tail.next = order
+            order.prev = tail
+        self.tail = order
+
+    def unlink(self, order: Order) -> None:
+        before, after = order.prev, order.next
+        if before is None:
+            self.head = after
+        else:
+            before.next = after
+        if after is None:
+            self.tail = before
+        else:
+            after.prev = before
+        order.prev = order.next = None
+
+    def orders(self) -> Iterator[Order]:
+        order = self.head
+        while order is not None:
+            yield order
+            order = order.next
 
 
 class Risk(Protocol):
@@ -116,18 +143,6 @@ class Risk(Protocol):
         """Release a resting order that left the book without filling."""
 
 
-class Stop(Enum):
-    """Why matching stopped taking."""
-
-    FILLED = 1
-    LIMIT = 2  # nothing left at or better than the limit
-    BUDGET = 3  # the quote budget cannot pay for one more lot
-    SELF_TRADE = 4
-
-
-FILLED, AT_LIMIT, OUT_OF_BUDGET, SELF_TRADED = Stop
-
-
 class OrderBook:
     def __init__(self, market: Market, risk: Risk | None = None) -> None:
         self.market = market
@@ -148,24 +163,22 @@ class OrderBook:
 
         `order` is the record risk made for `cmd`, to rest instead of a new one.
         """
-        (seq, ts, order_id, user, symbol, side, kind, tif, price, qty, quote_qty, client_id, _,
-         budget) = cmd
+        order_id, side, tif, qty = cmd.order_id, cmd.side, cmd.tif, cmd.qty
         if order_id in self._orders:
             raise ValueError(f"order id {order_id} is already in the book")
         buy = side is BUY
-        if kind is LIMIT:
-            limit_key = price if buy else -price
-            opp_keys = self._ask_keys if buy else self._bid_keys
-            if not opp_keys or opp_keys[0] > limit_key:
+        limit = cmd.type is LIMIT
+        if limit:
+            limit_key = cmd.price if buy else -cmd.price
+            opposite = self._ask_keys if buy else self._bid_keys
+            if not opposite or opposite[0] > limit_key:
+                # The common case: a limit order that does not cross goes straight to rest.
                 if tif is FOK:
                     out.append(_rejected(cmd, Reject.FOK_CANNOT_FILL))
                     return
-                # The common case: a limit order that does not cross goes straight to rest.
-                out.append(_new(OrderAccepted, (seq, ts, order_id, user, symbol, side, kind, tif,
-                                                price, qty, 0, client_id)))
+                out.append(_accepted(cmd))
                 if tif is IOC:
-                    out.append(OrderCancelled(seq, ts, order_id, user, symbol, side, qty,
-                                              EXPIRED))
+                    out.append(_cancelled(cmd, qty, EXPIRED))
                 else:
                     self._rest(cmd, qty, out, order)
                 return
@@ -177,23 +190,17 @@ class OrderBook:
                 return
         else:
             limit_key = _NO_LIMIT
-        out.append(_new(OrderAccepted, (seq, ts, order_id, user, symbol, side, kind, tif, price,
-                                        qty, quote_qty, client_id)))
-        left, stop = self._match(cmd, limit_key, qty or _UNLIMITED_QTY,
-                                 (budget or quote_qty) if buy else 0, out, order)
-        if stop is FILLED or (stop is OUT_OF_BUDGET and not qty):
-            out.append(_new(OrderDone, (seq, ts, order_id, user, symbol, side)))
-            return
-        if not qty:  # a quote-only order has no lots to report
-            left = 0
-        if stop is SELF_TRADED:
-            reason = SELF_TRADE
-        elif kind is LIMIT and tif is not IOC:
+        out.append(_accepted(cmd))
+        budget = (cmd.budget or cmd.quote_qty) if buy else 0
+        left, stop = self._match(cmd, limit_key, qty or _UNLIMITED_QTY, budget, out, order)
+        if stop == FILLED or (stop == OUT_OF_BUDGET and not qty):
+            out.append(OrderDone(cmd.seq, cmd.ts, order_id, cmd.user, self.symbol, side))
+        elif stop == SELF_TRADED:
+            out.append(_cancelled(cmd, left if qty else 0, SELF_TRADE))
+        elif limit and tif is not IOC:
             self._rest(cmd, left, out, order)
-            return
-        else:
-            reason = EXPIRED
-        out.append(_new(OrderCancelled, (seq, ts, order_id, user, symbol, side, left, reason)))
+        else:  # a quote-only order has no lots to report
+            out.append(_cancelled(cmd, left if qty else 0, EXPIRED))
 
     def cancel(self, cmd: CancelOrder, out: list[Event]) -> None:
         """Take a resting order of `cmd.user` out of the book."""
@@ -202,7 +209,7 @@ class OrderBook:
             out.append(CancelRejected(cmd.seq, cmd.ts, cmd.order_id, cmd.user,
                                       cmd.client_order_id, Reject.ORDER_NOT_IN_BOOK))
             return
-        self.remove(order, cmd.order_id, cmd.user, cmd.seq, cmd.ts, USER_CANCEL, out)
+        self._remove(order, cmd.seq, cmd.ts, CancelReason.USER, out)
 
     def reduce(self, cmd: ReduceOrder, out: list[Event]) -> None:
         """Take `cmd.reduce_by` lots off a resting order, keeping its priority."""
@@ -212,42 +219,39 @@ class OrderBook:
                                       cmd.client_order_id, Reject.ORDER_NOT_IN_BOOK))
             return
         if cmd.reduce_by >= order.book_left:
-            self.remove(order, cmd.order_id, cmd.user, cmd.seq, cmd.ts, CancelReason.REDUCED,
-                        out)
+            self._remove(order, cmd.seq, cmd.ts, CancelReason.REDUCED, out)
             return
-        order.book_left -= cmd.reduce_by
+        remaining = order.book_left = order.book_left - cmd.reduce_by
         level = order.level
         assert level is not None, "a resting order has its level"
         level.total -= cmd.reduce_by
         out.append(OrderReduced(cmd.seq, cmd.ts, cmd.order_id, cmd.user, self.symbol,
-                                level.side, cmd.reduce_by, order.book_left))
-        if self.risk is not None:
-            self.risk.reduced(order, order.book_left)
+                                level.side, cmd.reduce_by, remaining))
         self.version += 1
         out.append(LevelChanged(cmd.seq, self.symbol, level.side, level.price, level.total,
                                 self.version))
+        if self.risk is not None:
+            self.risk.reduced(order, remaining)
 
     # ---- matching -------------------------------------------------------------------
 
     def _match(
         self, cmd: PlaceOrder, limit_key: int, qty: int, budget: int, out: list[Event],
         order: Order | None,
-    ) -> tuple[int, Stop]:
-        """Take liquidity up to `limit_key`, `qty` lots and (if not 0) `budget` quote.
+    ) -> tuple[int, int]:
+        """Take liquidity up to `limit_key`, `qty` lots and (if not 0) `budget` quote;
+        return the lots not taken and why it stopped.
 
         `order` is the taker's record, which `self.risk` (if any) needs.
         """
-        seq, ts, order_id, user, symbol, side, _, _, _, _, _, _, stp, _ = cmd
+        seq, ts, order_id, user, side, stp = (cmd.seq, cmd.ts, cmd.order_id, cmd.user,
+                                              cmd.side, cmd.stp)
         if side is BUY:
             levels, keys, sign, maker_side = self._asks, self._ask_keys, 1, SELL
         else:
             levels, keys, sign, maker_side = self._bids, self._bid_keys, -1, BUY
-        market = self.market
+        market, symbol, risk, index = self.market, self.symbol, self.risk, self._orders
         maker_rate, taker_rate = market.maker_fee_ppm, market.taker_fee_ppm
-        append = out.append
-        risk = self.risk
-        index = self._orders
-        trade_id = self.trade_id
         # What the taker took, to settle at once when it is done (see `Risk`).
         taken_qty = taken_notional = taken_fees = 0
         bounded = budget > 0  # the budget may reach 0; "no budget" is 0 only on entry
@@ -258,32 +262,27 @@ class OrderBook:
                 break
             price = key * sign
             level = levels[price]
-            queue = level.orders
             before = level.total
-            while True:
-                maker = queue[0]
+            maker = level.head
+            while maker is not None:
+                following = maker.next
                 maker_left = maker.book_left
-                if not maker_left:
-                    queue.popleft()
-                    level.dead -= 1
-                    continue
                 placed = maker.command
                 maker_id, maker_user = placed.order_id, placed.user
                 if maker_user == user:
                     if stp is not CANCEL_TAKER:
-                        queue.popleft()
+                        level.unlink(maker)
                         del index[maker_id]
                         maker.book_left = 0
                         level.total -= maker_left
-                        append(_new(OrderCancelled, (seq, ts, maker_id, user, symbol, maker_side,
-                                                     maker_left, SELF_TRADE)))
+                        out.append(OrderCancelled(seq, ts, maker_id, user, symbol, maker_side,
+                                                  maker_left, SELF_TRADE))
                         if risk is not None:
                             risk.closed(maker)
                     if stp is not CANCEL_MAKER:
                         stop = SELF_TRADED
                         break
-                    if not level.total:
-                        break
+                    maker = following
                     continue
                 fill = qty if qty < maker_left else maker_left
                 if bounded:
@@ -300,35 +299,31 @@ class OrderBook:
                 maker_left -= fill
                 maker.book_left = maker_left
                 level.total -= fill
-                trade_id += 1
-                append(_new(TradeExecuted, (seq, ts, symbol, trade_id, price, fill, side, maker_id,
-                                            maker_user, order_id, user, maker_fee, taker_fee)))
+                self.trade_id += 1
+                out.append(TradeExecuted(seq, ts, symbol, self.trade_id, price, fill, side,
+                                         maker_id, maker_user, order_id, user, maker_fee,
+                                         taker_fee))
                 if risk is not None:
                     risk.fill(maker, notional, fill, maker_fee)
                     taken_qty += fill
                     taken_notional += notional
                     taken_fees += taker_fee
                 if not maker_left:
-                    queue.popleft()
+                    level.unlink(maker)
                     del index[maker_id]
-                    append(_new(OrderDone, (seq, ts, maker_id, maker_user, symbol, maker_side)))
+                    out.append(OrderDone(seq, ts, maker_id, maker_user, symbol, maker_side))
                 if not qty:
                     stop = FILLED
                     break
-                if not level.total:
-                    break
+                maker = following
             if level.total != before:
                 self.version += 1
-                append(_new(LevelChanged, (seq, symbol, maker_side, price, level.total,
-                                           self.version)))
+                out.append(LevelChanged(seq, symbol, maker_side, price, level.total,
+                                        self.version))
             if not level.total:
-                del levels[price]
-                heappop(keys)
-                while keys and keys[0] * sign not in levels:
-                    heappop(keys)
-            if stop is not AT_LIMIT:
+                self._drop_level(level)
+            if stop != AT_LIMIT:
                 break
-        self.trade_id = trade_id
         if taken_qty and risk is not None and order is not None:
             risk.took(order, taken_notional, taken_qty, taken_fees)
         return qty, stop
@@ -339,17 +334,14 @@ class OrderBook:
             levels, keys, sign = self._asks, self._ask_keys, 1
         else:
             levels, keys, sign = self._bids, self._bid_keys, -1
-        total: int = 0
+        total = 0
         for key in sorted({k for k in keys if k <= limit_key and k * sign in levels}):
-            for order in levels[key * sign].orders:
-                remaining, placed = order.book_left, order.command
-                if not remaining:
-                    continue
-                if placed.user == cmd.user:
+            for order in levels[key * sign].orders():
+                if order.command.user == cmd.user:
                     if cmd.stp is CANCEL_MAKER:
                         continue
                     return total
-                total += remaining
+                total += order.book_left
                 if total >= cmd.qty:
                     return total
         return total
@@ -358,23 +350,22 @@ class OrderBook:
 
     def _rest(self, cmd: PlaceOrder, qty: int, out: list[Event], order: Order | None) -> None:
         """Rest `qty` lots of a limit order at the back of its level."""
-        price = cmd.price
-        levels = self._bids if cmd.side is BUY else self._asks
+        price, side = cmd.price, cmd.side
+        levels = self._bids if side is BUY else self._asks
         level = levels.get(price)
         if level is None:
-            level = levels[price] = self.new_level(cmd.side, price)
+            level = levels[price] = self._new_level(side, price)
         if order is None:
             order = Order(cmd)
         order.book_left = qty
         order.level = level
-        level.orders.append(order)
+        level.append(order)
         level.total += qty
         self._orders[cmd.order_id] = order
         self.version += 1
-        out.append(_new(LevelChanged, (cmd.seq, self.symbol, cmd.side, price, level.total,
-                                       self.version)))
+        out.append(LevelChanged(cmd.seq, self.symbol, side, price, level.total, self.version))
 
-    def new_level(self, side: Side, price: int) -> Level:
+    def _new_level(self, side: Side, price: int) -> Level:
         """Make the level of a price that has none yet; the caller files it under `price`."""
         if side is BUY:
             levels, keys, key = self._bids, self._bid_keys, -price
@@ -387,45 +378,38 @@ class OrderBook:
             keys[:] = [p * sign for p in levels]
             keys.append(key)
             heapify(keys)
-        return Level(self, side, price)
+        return Level(side, price)
 
-    def remove(
-        self, order: Order, order_id: int, user: int, seq: int, ts: int, reason: CancelReason,
-        out: list[Event],
-    ) -> None:
-        """Take a resting order (of `order_id`, `user`) out and report it gone."""
-        del self._orders[order_id]
+    def _drop_level(self, level: Level) -> None:
+        """Forget an empty level, and any keys at the top of its heap left stale."""
+        if level.side is BUY:
+            levels, keys, sign = self._bids, self._bid_keys, -1
+        else:
+            levels, keys, sign = self._asks, self._ask_keys, 1
+        del levels[level.price]
+        while keys and keys[0] * sign not in levels:
+            heappop(keys)
+
+    def _remove(self, order: Order, seq: int, ts: int, reason: CancelReason,
+                out: list[Event]) -> None:
+        """Take a resting order out and report it gone."""
+        placed = order.command
+        del self._orders[placed.order_id]
         left = order.book_left
         level = order.level
         assert level is not None, "a resting order has its level"
-        total = self.unlink(order, left, level)
+        level.unlink(order)
+        order.book_left = 0
+        level.total -= left
+        if not level.total:
+            self._drop_level(level)
         symbol, side = self.symbol, level.side
-        out.append(_new(OrderCancelled, (seq, ts, order_id, user, symbol, side, left, reason)))
+        out.append(OrderCancelled(seq, ts, placed.order_id, placed.user, symbol, side, left,
+                                  reason))
         self.version += 1
-        out.append(_new(LevelChanged, (seq, symbol, side, level.price, total, self.version)))
+        out.append(LevelChanged(seq, symbol, side, level.price, level.total, self.version))
         if self.risk is not None:
             self.risk.closed(order)
-
-    def unlink(self, order: Order, left: int, level: Level) -> int:
-        """Mark a resting order with `left` lots in `level` dead, already out of the index;
-        return the level's new total."""
-        order.book_left = 0
-        total = level.total - left
-        level.total = total
-        if not total:
-            if level.side is BUY:
-                levels, keys, sign = self._bids, self._bid_keys, -1
-            else:
-                levels, keys, sign = self._asks, self._ask_keys, 1
-            del levels[level.price]
-            while keys and keys[0] * sign not in levels:
-                heappop(keys)
-        else:
-            level.dead += 1
-            if level.dead > 16 and level.dead * 2 > len(level.orders):
-                level.orders = deque([each for each in level.orders if each.book_left])
-                level.dead = 0
-        return total
 
     # ---- queries --------------------------------------------------------------------
 
@@ -442,12 +426,11 @@ class OrderBook:
         return [(p, levels[p].total) for p in prices]
 
     def resting(self, side: Side) -> Iterator[tuple[PlaceOrder, int]]:
-        """Yield one side's live orders in priority order, as (command, remaining lots)."""
+        """Yield one side's orders in priority order, as (command, remaining lots)."""
         levels = self._bids if side is BUY else self._asks
         for price in sorted(levels, reverse=side is BUY):
-            for order in levels[price].orders:
-                if order.book_left:
-                    yield order.command, order.book_left
+            for order in levels[price].orders():
+                yield order.command, order.book_left
 
     def __len__(self) -> int:
         return len(self._orders)
@@ -475,11 +458,11 @@ class OrderBook:
                 placed = place_order_from_list(fields)
                 level = levels.get(placed.price)
                 if level is None:
-                    level = levels[placed.price] = Level(book, placed.side, placed.price)
+                    level = levels[placed.price] = Level(placed.side, placed.price)
                 order = records(placed)
                 order.book_left = remaining
                 order.level = level
-                level.orders.append(order)
+                level.append(order)
                 level.total += remaining
                 book._orders[placed.order_id] = order
         book._bid_keys = [-p for p in book._bids]
@@ -489,6 +472,18 @@ class OrderBook:
         book.trade_id = state["trade_id"]
         book.version = state["version"]
         return book
+
+
+def _accepted(cmd: PlaceOrder) -> OrderAccepted:
+    # A limit order never carries a quote quantity (risk refuses one that does).
+    return OrderAccepted(cmd.seq, cmd.ts, cmd.order_id, cmd.user, cmd.market, cmd.side,
+                         cmd.type, cmd.tif, cmd.price, cmd.qty, cmd.quote_qty,
+                         cmd.client_order_id)
+
+
+def _cancelled(cmd: PlaceOrder, left: int, reason: CancelReason) -> OrderCancelled:
+    return OrderCancelled(cmd.seq, cmd.ts, cmd.order_id, cmd.user, cmd.market, cmd.side, left,
+                          reason)
 
 
 def _rejected(cmd: PlaceOrder, reason: Reject) -> OrderRejected:

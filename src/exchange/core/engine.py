@@ -18,7 +18,7 @@ ignored, so replaying a journal over a snapshot applies each command once.
 """
 
 import hashlib
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -36,7 +36,7 @@ from exchange.core.ledger import Ledger
 from exchange.core.markets import Config
 from exchange.core.orders import Order
 
-STATE_FORMAT = 1
+STATE_FORMAT: Final = 1
 
 
 class Exchange:

@@ -6,123 +6,215 @@ filled) or `OrderCancelled` (the rest is gone, with a reason). An order that res
 no terminal event until it leaves the book. `LevelChanged` reports the new total size
 of a price level after every change, numbered per market by `version` with no gaps, so
 a client can check it missed nothing.
+
+Each event is a small class with read-only fields (compiled, writing one raises; mypy
+refuses it either way), built by its constructor with the fields in order. The core
+makes two or more for every command, and compiled, one of these costs a fifth of a
+`NamedTuple`, whose constructor is Python code the compiled core would call back into.
+`_Event` gives them what the services and tests use of a tuple: equality, iteration
+over the fields in order (the wire's arrays), a hash and a readable repr.
 """
 
-from typing import NamedTuple
+from collections.abc import Iterator
+from typing import Any, ClassVar, Final, final
 
 from exchange.core.types import CancelReason, OrderType, Reject, Side, TimeInForce
 
 
-class AccountOpened(NamedTuple):
-    seq: int
-    ts: int
-    user: int
+class _Event:
+    __slots__ = ()
+    _fields: ClassVar[tuple[str, ...]] = ()  # the fields, in the constructor's order
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter([getattr(self, name) for name in type(self)._fields])
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and list(self) == list(other)
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, *self))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in type(self)._fields)
+        return f"{type(self).__name__}({fields})"
 
 
-class OrderAccepted(NamedTuple):
-    seq: int
-    ts: int
-    order_id: int
-    user: int
-    market: str
-    side: Side
-    type: OrderType
-    tif: TimeInForce
-    price: int
-    qty: int
-    quote_qty: int
-    client_order_id: str
+@final
+class AccountOpened(_Event):
+    __slots__ = ("seq", "ts", "user")
+    _fields = ("seq", "ts", "user")
+
+    def __init__(self, seq: int, ts: int, user: int) -> None:
+        self.seq: Final = seq
+        self.ts: Final = ts
+        self.user: Final = user
 
 
-class OrderRejected(NamedTuple):
+@final
+class OrderAccepted(_Event):
+    __slots__ = ("client_order_id", "market", "order_id", "price", "qty", "quote_qty", "seq",
+                 "side", "tif", "ts", "type", "user")
+    _fields = ("seq", "ts", "order_id", "user", "market", "side", "type", "tif", "price", "qty",
+               "quote_qty", "client_order_id")
+
+    def __init__(self, seq: int, ts: int, order_id: int, user: int, market: str, side: Side,
+                 type: OrderType, tif: TimeInForce, price: int, qty: int, quote_qty: int,
+                 client_order_id: str) -> None:
+        self.seq: Final = seq
+        self.ts: Final = ts
+        self.order_id: Final = order_id
+        self.user: Final = user
+        self.market: Final = market
+        self.side: Final = side
+        self.type: Final = type
+        self.tif: Final = tif
+        self.price: Final = price
+        self.qty: Final = qty
+        self.quote_qty: Final = quote_qty
+        self.client_order_id: Final = client_order_id
+
+
+@final
+class OrderRejected(_Event):
     """A new order was refused; nothing of it is held or rests."""
 
-    seq: int
-    ts: int
-    order_id: int
-    user: int
-    client_order_id: str
-    reason: Reject
+    __slots__ = ("client_order_id", "order_id", "reason", "seq", "ts", "user")
+    _fields = ("seq", "ts", "order_id", "user", "client_order_id", "reason")
+
+    def __init__(self, seq: int, ts: int, order_id: int, user: int, client_order_id: str,
+                 reason: Reject) -> None:
+        self.seq: Final = seq
+        self.ts: Final = ts
+        self.order_id: Final = order_id
+        self.user: Final = user
+        self.client_order_id: Final = client_order_id
+        self.reason: Final = reason
 
 
-class CancelRejected(NamedTuple):
+@final
+class CancelRejected(_Event):
     """A cancel or reduce was refused; the order it named is unchanged."""
 
-    seq: int
-    ts: int
-    order_id: int
-    user: int
-    client_order_id: str
-    reason: Reject
+    __slots__ = ("client_order_id", "order_id", "reason", "seq", "ts", "user")
+    _fields = ("seq", "ts", "order_id", "user", "client_order_id", "reason")
+
+    def __init__(self, seq: int, ts: int, order_id: int, user: int, client_order_id: str,
+                 reason: Reject) -> None:
+        self.seq: Final = seq
+        self.ts: Final = ts
+        self.order_id: Final = order_id
+        self.user: Final = user
+        self.client_order_id: Final = client_order_id
+        self.reason: Final = reason
 
 
-class TradeExecuted(NamedTuple):
-    seq: int
-    ts: int
-    market: str
-    trade_id: int  # numbered per market from 1
-    price: int  # always the resting (maker) order's price
-    qty: int
-    taker_side: Side
-    maker_order_id: int
-    maker_user: int
-    taker_order_id: int
-    taker_user: int
-    maker_fee: int  # quote minor units
-    taker_fee: int
+@final
+class TradeExecuted(_Event):
+    __slots__ = ("maker_fee", "maker_order_id", "maker_user", "market", "price", "qty", "seq",
+                 "taker_fee", "taker_order_id", "taker_side", "taker_user", "trade_id", "ts")
+    _fields = ("seq", "ts", "market", "trade_id", "price", "qty", "taker_side",
+               "maker_order_id", "maker_user", "taker_order_id", "taker_user", "maker_fee",
+               "taker_fee")
+
+    def __init__(self, seq: int, ts: int, market: str, trade_id: int, price: int, qty: int,
+                 taker_side: Side, maker_order_id: int, maker_user: int, taker_order_id: int,
+                 taker_user: int, maker_fee: int, taker_fee: int) -> None:
+        self.seq: Final = seq
+        self.ts: Final = ts
+        self.market: Final = market
+        self.trade_id: Final = trade_id  # numbered per market from 1
+        self.price: Final = price  # always the resting (maker) order's price
+        self.qty: Final = qty
+        self.taker_side: Final = taker_side
+        self.maker_order_id: Final = maker_order_id
+        self.maker_user: Final = maker_user
+        self.taker_order_id: Final = taker_order_id
+        self.taker_user: Final = taker_user
+        self.maker_fee: Final = maker_fee  # quote minor units
+        self.taker_fee: Final = taker_fee
 
 
-class OrderReduced(NamedTuple):
-    seq: int
-    ts: int
-    order_id: int
-    user: int
-    market: str
-    side: Side
-    reduced_by: int
-    remaining: int
+@final
+class OrderReduced(_Event):
+    __slots__ = ("market", "order_id", "reduced_by", "remaining", "seq", "side", "ts", "user")
+    _fields = ("seq", "ts", "order_id", "user", "market", "side", "reduced_by", "remaining")
+
+    def __init__(self, seq: int, ts: int, order_id: int, user: int, market: str, side: Side,
+                 reduced_by: int, remaining: int) -> None:
+        self.seq: Final = seq
+        self.ts: Final = ts
+        self.order_id: Final = order_id
+        self.user: Final = user
+        self.market: Final = market
+        self.side: Final = side
+        self.reduced_by: Final = reduced_by
+        self.remaining: Final = remaining
 
 
-class OrderCancelled(NamedTuple):
-    seq: int
-    ts: int
-    order_id: int
-    user: int
-    market: str
-    side: Side
-    qty: int  # the lots that were still open and are now gone
-    reason: CancelReason
+@final
+class OrderCancelled(_Event):
+    __slots__ = ("market", "order_id", "qty", "reason", "seq", "side", "ts", "user")
+    _fields = ("seq", "ts", "order_id", "user", "market", "side", "qty", "reason")
+
+    def __init__(self, seq: int, ts: int, order_id: int, user: int, market: str, side: Side,
+                 qty: int, reason: CancelReason) -> None:
+        self.seq: Final = seq
+        self.ts: Final = ts
+        self.order_id: Final = order_id
+        self.user: Final = user
+        self.market: Final = market
+        self.side: Final = side
+        self.qty: Final = qty  # the lots that were still open and are now gone
+        self.reason: Final = reason
 
 
-class OrderDone(NamedTuple):
+@final
+class OrderDone(_Event):
     """The order is completely filled (or, for a quote budget, spent) and has left."""
 
-    seq: int
-    ts: int
-    order_id: int
-    user: int
-    market: str
-    side: Side
+    __slots__ = ("market", "order_id", "seq", "side", "ts", "user")
+    _fields = ("seq", "ts", "order_id", "user", "market", "side")
+
+    def __init__(self, seq: int, ts: int, order_id: int, user: int, market: str,
+                 side: Side) -> None:
+        self.seq: Final = seq
+        self.ts: Final = ts
+        self.order_id: Final = order_id
+        self.user: Final = user
+        self.market: Final = market
+        self.side: Final = side
 
 
-class LevelChanged(NamedTuple):
-    seq: int
-    market: str
-    side: Side
-    price: int
-    qty: int  # the level's new total; 0 means the level is gone
-    version: int
+@final
+class LevelChanged(_Event):
+    __slots__ = ("market", "price", "qty", "seq", "side", "version")
+    _fields = ("seq", "market", "side", "price", "qty", "version")
+
+    def __init__(self, seq: int, market: str, side: Side, price: int, qty: int,
+                 version: int) -> None:
+        self.seq: Final = seq
+        self.market: Final = market
+        self.side: Final = side
+        self.price: Final = price
+        self.qty: Final = qty  # the level's new total; 0 means the level is gone
+        self.version: Final = version
 
 
-class BalancesChanged(NamedTuple):
+@final
+class BalancesChanged(_Event):
     """A user's balances after something changed them: (asset, available, held) each.
 
     Risk reports these so that gateways show balances without redoing risk's arithmetic.
     """
 
-    seq: int
-    user: int
-    balances: tuple[tuple[str, int, int], ...]
+    __slots__ = ("balances", "seq", "user")
+    _fields = ("seq", "user", "balances")
+
+    def __init__(self, seq: int, user: int,
+                 balances: tuple[tuple[str, int, int], ...]) -> None:
+        self.seq: Final = seq
+        self.user: Final = user
+        self.balances: Final = balances
 
 
 Event = (
@@ -137,3 +229,15 @@ Event = (
     | LevelChanged
     | BalancesChanged
 )
+
+# The fields of each event whose values are enum members (the wire sends their numbers).
+ENUM_FIELDS: dict[type, dict[str, type]] = {
+    OrderAccepted: {"side": Side, "type": OrderType, "tif": TimeInForce},
+    OrderRejected: {"reason": Reject},
+    CancelRejected: {"reason": Reject},
+    TradeExecuted: {"taker_side": Side},
+    OrderReduced: {"side": Side},
+    OrderCancelled: {"side": Side, "reason": CancelReason},
+    OrderDone: {"side": Side},
+    LevelChanged: {"side": Side},
+}

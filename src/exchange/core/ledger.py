@@ -29,7 +29,7 @@ Partitioning
 """
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Final
 
 from exchange.core.commands import (
     CancelAll,
@@ -54,9 +54,9 @@ from exchange.core.orders import Order
 from exchange.core.settlement import Account, Settlement, Terms, close, reduced, settle
 from exchange.core.types import OrderType, Reject, Side, TimeInForce
 
-FEE_ACCOUNT = 0  # the user id that collects fees; no one can trade as it
-BUY = Side.BUY
-LIMIT = OrderType.LIMIT
+FEE_ACCOUNT: Final = 0  # the user id that collects fees; no one can trade as it
+BUY: Final = Side.BUY  # constants, not lookups in the module's dict (see book.py)
+LIMIT: Final = OrderType.LIMIT
 
 
 class Ledger:

@@ -14,11 +14,12 @@ Fee rates are integers in millionths (ppm) of the quote amount, rounded down.
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Final
 
 from exchange.core.numbers import InvalidNumber, to_decimal, to_units
 
-PPM = 1_000_000
-MAX_FEE_PPM = 100_000  # 10 %: anything above is surely a configuration mistake
+PPM: Final = 1_000_000
+MAX_FEE_PPM: Final = 100_000  # 10 %: anything above is surely a configuration mistake
 
 
 @dataclass(frozen=True, slots=True)

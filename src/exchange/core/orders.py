@@ -6,6 +6,7 @@ run apart (the risk and match services) without either noticing the difference:
 
     book_left  lots still resting; 0 once the order left the book     (the book)
     level      the `book.Level` the order rests in; None in risk alone (the book)
+    prev, next its neighbours in the level, older and newer            (the book)
     risk_left  lots still open as risk last heard                      (the ledger)
     held       what the order holds now, in the held asset's units     (the ledger)
     account    the owner's `settlement.Account`; None in a book alone  (the ledger)
@@ -26,12 +27,15 @@ if TYPE_CHECKING:
 
 
 class Order:
-    __slots__ = ("account", "book_left", "command", "held", "level", "offset", "risk_left")
+    __slots__ = ("account", "book_left", "command", "held", "level", "next", "offset", "prev",
+                 "risk_left")
 
     def __init__(self, command: PlaceOrder) -> None:
         self.command = command
         self.book_left = 0
         self.level: Level | None = None
+        self.prev: Order | None = None
+        self.next: Order | None = None
         self.risk_left = 0
         self.held = 0
         self.account: Account | None = None

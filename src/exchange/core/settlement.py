@@ -19,12 +19,14 @@ matching does, with the records in hand (`book.Risk`); apart, the ledger reads t
 from the book's events (`Ledger.apply`). Both settle through the functions here.
 """
 
+from typing import Final
+
 from exchange.core.markets import Market
 from exchange.core.orders import Order
 from exchange.core.types import OrderType, Side
 
-BUY = Side.BUY
-LIMIT = OrderType.LIMIT
+BUY: Final = Side.BUY  # constants, not lookups in the module's dict (see book.py)
+LIMIT: Final = OrderType.LIMIT
 
 
 class Account:

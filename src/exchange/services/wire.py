@@ -1,9 +1,9 @@
 """Commands and events on the bus: one JSON array each, `[type code, *fields]`.
 
-A message is a NamedTuple, so its fields already are an array in declaration order:
-encoding is one `orjson.dumps` with no per-field work, and enums travel as their ints.
-Decoding rebuilds the enums from each class's annotations. Codes are part of the wire
-format: never reuse one.
+A command is a NamedTuple and an event iterates over its fields, so either is an array
+in declaration order, and enums travel as their ints. Decoding rebuilds the enums: a
+command's from its annotations, an event's from `events.ENUM_FIELDS` (a compiled class
+keeps no annotations). Codes are part of the wire format: never reuse one.
 """
 
 import typing
@@ -22,6 +22,7 @@ from exchange.core.commands import (
     ReduceOrder,
 )
 from exchange.core.events import (
+    ENUM_FIELDS,
     AccountOpened,
     BalancesChanged,
     CancelRejected,
@@ -74,24 +75,31 @@ def encode(message: Message) -> bytes:
 
 
 def _decoder(cls: type) -> Callable[[list[Any]], Any]:
-    hints = typing.get_type_hints(cls)
-    # Each enum field as a value -> member table: a dict lookup costs a fraction of
-    # calling the enum class, and six messages are decoded for every order.
-    enums = [(i, {member.value: member for member in hint})
-             for i, hint in enumerate(hints.values())
-             if isinstance(hint, type) and issubclass(hint, IntEnum)]
-    # Compiled, an annotation keeps only its class: `tuple`, not `tuple[tuple[...], ...]`.
-    rows = [i for i, hint in enumerate(hints.values())
-            if hint is tuple or typing.get_origin(hint) is tuple]
-    build = cls._make  # type: ignore[attr-defined]
     names: tuple[str, ...] = cls._fields  # type: ignore[attr-defined]
-    defaults: dict[str, Any] = cls._field_defaults  # type: ignore[attr-defined]
+    if CODES[cls] > 100:  # an event
+        kinds: dict[str, Any] = ENUM_FIELDS.get(cls, {})
+        defaults: dict[str, Any] = {}
+
+        def build(fields: list[Any]) -> Any:
+            return cls(*fields)
+    else:  # a command: a NamedTuple, with its annotations and defaults
+        kinds = typing.get_type_hints(cls)
+        defaults = cls._field_defaults  # type: ignore[attr-defined]
+        build = cls._make  # type: ignore[attr-defined]
+    # Each enum field as a value -> member table: a dict lookup costs a fraction of
+    # calling the enum class.
+    enums = [(names.index(name), {member.value: member for member in kind})
+             for name, kind in kinds.items()
+             if isinstance(kind, type) and issubclass(kind, IntEnum)]
+    rows = [names.index("balances")] if cls is BalancesChanged else []
 
     def decode_fields(fields: list[Any]) -> Any:
         if len(fields) < len(names):
             # Written before fields were added at the end (with defaults): the journal
             # of an older version still replays. `KeyError`: a field without a default.
             fields.extend([defaults[name] for name in names[len(fields):]])
+        if len(fields) != len(names):
+            raise ValueError(f"{len(fields)} fields for the {len(names)} of {cls.__name__}")
         for index, members in enums:
             fields[index] = members[fields[index]]  # KeyError: not a member
         for index in rows:  # JSON arrays of arrays back into tuples of tuples
@@ -99,7 +107,6 @@ def _decoder(cls: type) -> Callable[[list[Any]], Any]:
         return build(fields)
 
     return decode_fields
-
 
 _DECODERS = {code: _decoder(cls) for cls, code in CODES.items()}
 
