@@ -138,6 +138,8 @@ def _bench_engine(orders: int, seed: int, repeats: int, *, as_json: bool) -> int
         ("resting orders at the end", f"{result.resting_orders:,}"),
         ("peak RSS (MB)", f"{result.peak_rss_mb:,.1f}"),
         ("bytes per resting order", f"{result.bytes_per_resting_order:,.0f}"),
+        ("time per command, p50 / p99 (µs)",
+         f"{result.p50_us_per_command:.2f} / {result.p99_us_per_command:.2f}"),
     ]
     _print_rows(rows)
     return 0

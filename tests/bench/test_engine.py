@@ -26,6 +26,18 @@ def test_bench_engine_prints_one_json_object(capsys: pytest.CaptureFixture[str])
     assert result["orders"] == 3000
     assert result["trades"] > 0 and result["traded_qty"] >= result["trades"]
     assert result["resting_orders"] > 0 and result["bytes_per_resting_order"] > 0
+    assert result["core"] in ("compiled", "interpreted")
+    assert 0 < result["p50_us_per_command"] <= result["p99_us_per_command"]
+
+
+def test_the_workload_trades_what_the_engine_before_the_rewrite_traded(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # Figures of the core as it was before it was typed for mypyc (commit 76b7147), on
+    # the same seed: the work done must not change with the build or the layout.
+    assert main(["bench", "engine", "--orders", "20000", "--repeat", "1", "--json"]) == 0
+    result = orjson.loads(capsys.readouterr().out)
+    assert (result["trades"], result["traded_qty"], result["resting_orders"]) == (
+        2293, 5881500, 8501)
 
 
 def test_bench_engine_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:

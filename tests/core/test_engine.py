@@ -244,7 +244,8 @@ def test_several_markets_trade_independently_and_share_balances() -> None:
     config = Config(
         assets=(USD, coin, eth),
         markets=(make_market("COIN-USD", coin, USD), make_market("ETH-USD", eth, USD),
-                 make_market("ETH-COIN", eth, coin, tick="0.0001", lot="0.0001")),
+                 make_market("ETH-COIN", eth, coin, tick="0.0001", lot="0.0001",
+                             max_price="10000")),
         grants=(("USD", 10**9), ("COIN", 10**10), ("ETH", 10**9)),
     )
     sim = Sim(config)

@@ -3,6 +3,8 @@
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from exchange.core.markets import (
     USD,
@@ -40,6 +42,19 @@ def test_sizes_and_fees_are_checked() -> None:
         Market("X", COIN2, USD, Decimal("0.01"), Decimal("0.01"), 5, 4, 100)
     with pytest.raises(ValueError, match="fee"):
         Market("X", COIN2, USD, Decimal("0.01"), Decimal("0.01"), 1, 4, 100, 200_000)
+
+
+def test_a_market_whose_orders_could_overflow_64_bits_is_refused() -> None:
+    coin = Asset("COIN", 8)
+    with pytest.raises(ValueError, match="too large"):  # 10^10 ticks x 10^10 lots
+        make_market("ETH-COIN", Asset("ETH", 8), coin, tick="0.0001", lot="0.0001")
+    assert make_market("ETH-COIN", Asset("ETH", 8), coin, tick="0.0001", lot="0.0001",
+                       max_price="10000").quote_scale == 1
+
+
+@given(st.integers(0, (1 << 62) - 1), st.integers(0, 100_000))
+def test_the_fee_is_the_exact_floor_of_notional_times_rate(notional: int, rate: int) -> None:
+    assert Market.fee(notional, rate) == notional * rate // 1_000_000
 
 
 def test_fee_rates() -> None:

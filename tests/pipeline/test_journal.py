@@ -74,7 +74,9 @@ def test_a_torn_or_garbled_tail_is_cut_at_the_last_whole_batch(
     if cut % 2:
         torn = data[:last_start + cut % (len(data) - last_start)]
     else:
-        torn = data[:-len(garbage)] + bytes(b ^ 0xFF for b in garbage)
+        # Flip bits of the last bytes (never none: `| 1`), so the tail always changes.
+        tail = data[-len(garbage):]
+        torn = data[:-len(garbage)] + bytes(b ^ (g | 1) for b, g in zip(tail, garbage, strict=True))
     path.write_bytes(torn)
     with Journal(directory) as journal:
         if len(torn) == last_start:  # cut exactly at a batch boundary: nothing is torn

@@ -209,7 +209,7 @@ class OrderBook:
             out.append(CancelRejected(cmd.seq, cmd.ts, cmd.order_id, cmd.user,
                                       cmd.client_order_id, Reject.ORDER_NOT_IN_BOOK))
             return
-        self._remove(order, cmd.seq, cmd.ts, CancelReason.USER, out)
+        self.remove(order, cmd.seq, cmd.ts, CancelReason.USER, out)
 
     def reduce(self, cmd: ReduceOrder, out: list[Event]) -> None:
         """Take `cmd.reduce_by` lots off a resting order, keeping its priority."""
@@ -219,7 +219,7 @@ class OrderBook:
                                       cmd.client_order_id, Reject.ORDER_NOT_IN_BOOK))
             return
         if cmd.reduce_by >= order.book_left:
-            self._remove(order, cmd.seq, cmd.ts, CancelReason.REDUCED, out)
+            self.remove(order, cmd.seq, cmd.ts, CancelReason.REDUCED, out)
             return
         remaining = order.book_left = order.book_left - cmd.reduce_by
         level = order.level
@@ -390,9 +390,10 @@ class OrderBook:
         while keys and keys[0] * sign not in levels:
             heappop(keys)
 
-    def _remove(self, order: Order, seq: int, ts: int, reason: CancelReason,
-                out: list[Event]) -> None:
-        """Take a resting order out and report it gone."""
+    def remove(self, order: Order, seq: int, ts: int, reason: CancelReason,
+               out: list[Event]) -> None:
+        """Take a resting order out and report it gone (risk beside the book, which found
+        the record itself, cancels this way)."""
         placed = order.command
         del self._orders[placed.order_id]
         left = order.book_left

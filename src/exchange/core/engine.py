@@ -31,12 +31,14 @@ from exchange.core.commands import (
     PlaceOrder,
     ReduceOrder,
 )
-from exchange.core.events import Event, OrderRejected
+from exchange.core.events import CancelRejected, Event, OrderRejected
 from exchange.core.ledger import Ledger
 from exchange.core.markets import Config
 from exchange.core.orders import Order
+from exchange.core.types import CancelReason
 
 STATE_FORMAT: Final = 1
+USER: Final = CancelReason.USER
 
 
 class Exchange:
@@ -54,26 +56,40 @@ class Exchange:
 
     def execute(self, cmd: Command) -> list[Event]:
         """Apply one command and return what happened."""
+        out: list[Event] = []
+        self._execute(cmd, out)
+        return out
+
+    def execute_batch(self, commands: list[Command]) -> list[Event]:
+        """Apply commands in order and return all that happened, in order; each event
+        carries the seq of the command that caused it. Compiled, the loop is too: the
+        pipeline hands over its group commits this way."""
+        out: list[Event] = []
+        for cmd in commands:
+            self._execute(cmd, out)
+        return out
+
+    def _execute(self, cmd: Command, out: list[Event]) -> None:
         if cmd.seq <= self.seq:
-            return []
+            return
         self.seq = cmd.seq
         ledger = self.ledger
-        out: list[Event] = []
         match cmd:
             case PlaceOrder():
                 order = ledger.hold(cmd)
                 if isinstance(order, OrderRejected):
-                    return [order]
+                    out.append(order)
+                    return
                 self.books[cmd.market].place(order.command, out, order)
                 if order.level is None:
                     # Filled, cancelled or refused by the book: release what it still holds.
                     ledger.release(order)
             case CancelOrder():
-                checked = ledger.cancel(cmd)
-                if isinstance(checked, CancelOrder):
-                    self.books[checked.market].cancel(checked, out)
+                named = ledger.cancellable(cmd)
+                if isinstance(named, CancelRejected):
+                    out.append(named)
                 else:
-                    out.append(checked)
+                    self.books[named.command.market].remove(named, cmd.seq, cmd.ts, USER, out)
             case ReduceOrder():
                 reduction = ledger.reduce(cmd)
                 if isinstance(reduction, ReduceOrder):
@@ -87,7 +103,6 @@ class Exchange:
                 out.append(ledger.open_account(cmd))
             case _:
                 raise TypeError(f"expected a command, got {cmd.__class__.__name__}")
-        return out
 
     # ---- state ----------------------------------------------------------------------
 

@@ -155,12 +155,19 @@ class Ledger:
         need = quote_qty or account.balances[terms.quote]
         return need if need else _rejected(cmd, Reject.INSUFFICIENT_FUNDS)
 
-    def cancel(self, cmd: CancelOrder) -> CancelOrder | CancelRejected:
-        """Check the order is the user's own and name it for the book."""
+    def cancellable(self, cmd: CancelOrder) -> Order | CancelRejected:
+        """Return the open order a cancel names if it is the user's own, or the refusal."""
         order = self.find(cmd.user, cmd.order_id, cmd.client_order_id)
         if order is None:
             return CancelRejected(cmd.seq, cmd.ts, cmd.order_id, cmd.user, cmd.client_order_id,
                                   Reject.UNKNOWN_ORDER)
+        return order
+
+    def cancel(self, cmd: CancelOrder) -> CancelOrder | CancelRejected:
+        """Check the order is the user's own and name it for a book apart."""
+        order = self.cancellable(cmd)
+        if isinstance(order, CancelRejected):
+            return order
         placed = order.command
         return CancelOrder(cmd.seq, cmd.ts, cmd.user, placed.order_id, cmd.client_order_id,
                            placed.market)

@@ -16,9 +16,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final
 
+from mypy_extensions import i64
+
 from exchange.core.numbers import InvalidNumber, to_decimal, to_units
 
 PPM: Final = 1_000_000
+_AMOUNT_LIMIT: Final = 1 << 62
 MAX_FEE_PPM: Final = 100_000  # 10 %: anything above is surely a configuration mistake
 
 
@@ -62,30 +65,40 @@ class Market:
         for rate in (self.maker_fee_ppm, self.taker_fee_ppm):
             if not 0 <= rate <= MAX_FEE_PPM:
                 raise ValueError(f"{self.symbol}: fee rates must be within 0..{MAX_FEE_PPM} ppm")
+        # The largest order's cost, fees included, and its base amount must fit in 63 bits
+        # (the core computes them in 64-bit integers), with room to spare.
+        if (self.max_price * self.max_qty * int(quote_scale) >= _AMOUNT_LIMIT
+                or self.max_qty * int(base_scale) >= _AMOUNT_LIMIT):
+            raise ValueError(f"{self.symbol}: max_price x max_quantity is too large: the "
+                             "amounts of one order must stay under 2^62 minor units")
         object.__setattr__(self, "base_scale", int(base_scale))
         object.__setattr__(self, "quote_scale", int(quote_scale))
         object.__setattr__(self, "max_fee_ppm", max(self.maker_fee_ppm, self.taker_fee_ppm))
 
     # ---- the arithmetic of money: its one home, for risk and the book alike ----------
 
-    def notional(self, price: int, qty: int) -> int:
+    # In 64-bit integers (`i64`): compiled, Python's ints take a slow path for products
+    # this large. `__post_init__` refuses a market whose amounts could overflow them.
+
+    def notional(self, price: i64, qty: i64) -> i64:
         """Return what `qty` lots at `price` ticks cost, in quote minor units."""
         return price * qty * self.quote_scale
 
-    def base_amount(self, qty: int) -> int:
+    def base_amount(self, qty: i64) -> i64:
         """Return `qty` lots in base minor units."""
         return qty * self.base_scale
 
     @staticmethod
-    def fee(notional: int, rate_ppm: int) -> int:
+    def fee(notional: i64, rate_ppm: i64) -> i64:
         """Return the fee on `notional` at `rate_ppm` millionths, rounded down."""
-        return notional * rate_ppm // PPM
+        # notional x rate could pass 2^63; split at PPM instead: exactly the same floor.
+        return notional // PPM * rate_ppm + notional % PPM * rate_ppm // PPM
 
-    def buy_obligation(self, price: int, qty: int) -> int:
+    def buy_obligation(self, price: i64, qty: i64) -> i64:
         """Return what a limit buy of `qty` lots at `price` may still cost: the notional
         and the largest fee it could pay (it may fill as maker or as taker)."""
         notional = price * qty * self.quote_scale
-        return notional + notional * self.max_fee_ppm // PPM
+        return notional + Market.fee(notional, self.max_fee_ppm)
 
     def affordable(self, budget: int, price: int, fee_ppm: int) -> int:
         """Return the most lots at `price` that `budget` pays for, a fee at `fee_ppm`

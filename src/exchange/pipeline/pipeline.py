@@ -5,8 +5,8 @@ A pass (scheduled on the event loop as soon as a command is submitted) takes eve
 command queued since the last one, in order:
 
     1. appends them to the journal as one batch (a group commit);
-    2. runs each through `Exchange.execute`, the same object `exchange bench engine`
-       times: risk, the book and settlement, with no bus in between;
+    2. runs them through `Exchange.execute_batch`, what `exchange bench engine` times:
+       risk, the book and settlement, with no bus in between;
     3. folds the events into the gateway's views as they come, as objects (no encoding),
        with each touched user's balances once per pass;
     4. publishes: answers the requests and pushes the changes to the sockets.
@@ -28,7 +28,7 @@ import asyncio
 import logging
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from exchange.core.commands import Command
@@ -146,27 +146,25 @@ class Pipeline(Driver):
         if self._since_snapshot >= self.snapshot_every:
             self._snapshot()
 
-    def _apply(self, commands: Sequence[Command], folding: Folding) -> None:
+    def _apply(self, commands: list[Command], folding: Folding) -> None:
         """Execute commands in order; fold their events into the views as they come."""
-        execute = self.exchange.execute
         user, market = folding.user, folding.market
         touched: dict[int, None] = {}  # users whose balances moved, in order
-        for cmd in commands:
-            seq = cmd.seq
-            for event in execute(cmd):
-                match event:
-                    case LevelChanged():
-                        market(0, seq, event)
-                    case TradeExecuted(maker_user=maker, taker_user=taker):
-                        market(0, seq, event)
-                        user(0, seq, maker, event)
-                        user(0, seq, taker, event)
-                        touched[maker] = touched[taker] = None
-                    case OrderRejected() | CancelRejected():  # nothing was held or moved
-                        user(0, seq, event.user, event)
-                    case _:
-                        user(0, seq, event.user, event)
-                        touched[event.user] = None
+        for event in self.exchange.execute_batch(commands):
+            seq = event.seq
+            match event:
+                case LevelChanged():
+                    market(0, seq, event)
+                case TradeExecuted(maker_user=maker, taker_user=taker):
+                    market(0, seq, event)
+                    user(0, seq, maker, event)
+                    user(0, seq, taker, event)
+                    touched[maker] = touched[taker] = None
+                case OrderRejected() | CancelRejected():  # nothing was held or moved
+                    user(0, seq, event.user, event)
+                case _:
+                    user(0, seq, event.user, event)
+                    touched[event.user] = None
         if touched:
             rows = self.exchange.ledger.balance_rows
             last = commands[-1].seq
