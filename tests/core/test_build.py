@@ -51,3 +51,44 @@ def test_without_a_c_compiler_the_package_installs_its_interpreted_core(
     names = zipfile.ZipFile(wheel).namelist()
     assert "exchange/core/engine.py" in names and "exchange/web/static/index.html" in names
     assert not [name for name in names if name.endswith(".so")]
+
+
+_DUMP = """
+import sys
+from exchange.bench.engine import bench_config, workload
+from exchange.core import build
+from exchange.core.engine import Exchange
+exchange = Exchange(bench_config())
+for cmd in workload(3000, 7):
+    exchange.execute(cmd)
+open(sys.argv[1], "wb").write(exchange.dump())
+print(build(), exchange.state_hash())
+"""
+_LOAD = """
+import sys
+from exchange.bench.engine import bench_config
+from exchange.core import build
+from exchange.core.engine import Exchange
+exchange = Exchange.load(bench_config(), open(sys.argv[1], "rb").read())
+print(build(), exchange.state_hash())
+"""
+
+
+def _run(script: str, path: Path, *, sources: bool) -> list[str]:
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    if sources:
+        env["PYTHONPATH"] = str(ROOT / "src")
+    done = subprocess.run([sys.executable, "-c", script, str(path)], env=env, check=True,
+                          capture_output=True, text=True)
+    return done.stdout.split()
+
+
+@pytest.mark.skipif(FROM_SOURCES, reason="needs the installed, compiled core beside the sources")
+def test_a_snapshot_of_either_build_loads_in_the_other(tmp_path: Path) -> None:
+    by_compiled, by_interpreted = tmp_path / "compiled.json", tmp_path / "interpreted.json"
+    assert _run(_DUMP, by_compiled, sources=False)[0] == COMPILED
+    assert _run(_DUMP, by_interpreted, sources=True)[0] == INTERPRETED
+    assert by_compiled.read_bytes() == by_interpreted.read_bytes()
+    made = _run(_DUMP, by_compiled, sources=False)[1]
+    assert _run(_LOAD, by_compiled, sources=True) == [INTERPRETED, made]
+    assert _run(_LOAD, by_interpreted, sources=False) == [COMPILED, made]

@@ -1,5 +1,8 @@
 """The engine as a whole: the toy's defects, fees, numbering, snapshots, several markets."""
 
+import gzip
+from pathlib import Path
+
 import pytest
 
 from exchange.core.commands import OpenAccount, PlaceOrder
@@ -260,3 +263,16 @@ def test_several_markets_trade_independently_and_share_balances() -> None:
     assert sim.cancel_all(1, "ETH-USD")[0].__class__.__name__ == "OrderCancelled"
     assert sim.depth(SELL) == [("4", "1")]
     assert sim.exchange.ledger.totals() == sim.exchange.ledger.granted
+
+
+def test_a_snapshot_of_the_core_before_it_was_typed_loads_and_goes_on() -> None:
+    # Dumped by the core of commit 76b7147 (before it was typed for mypyc) after the first
+    # 600 commands of `workload(600, 11)`, with the state hash it reported then.
+    data = gzip.decompress((Path(__file__).parent / "data" / "exchange-76b7147.json.gz")
+                           .read_bytes())
+    # The configuration of `exchange bench engine` (`bench_config`).
+    loaded = Exchange.load(default_config(grant_usd="1000000000", grant_coin="10000000"), data)
+    assert loaded.state_hash() == (
+        "e3e819832873e365d8513099c10b7ea6d26bcae6a73cabf0429e3ac79ef7696e")
+    assert sum(len(book) for book in loaded.books.values()) == 262
+    assert loaded.dump() == data  # the same format, written the same way

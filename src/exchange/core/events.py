@@ -18,9 +18,12 @@ over the fields in order (the wire's arrays), a hash and a readable repr.
 from collections.abc import Iterator
 from typing import Any, ClassVar, Final, final
 
+from mypy_extensions import mypyc_attr
+
 from exchange.core.types import CancelReason, OrderType, Reject, Side, TimeInForce
 
 
+@mypyc_attr(acyclic=True)  # an event refers to no object that could refer back to it
 class _Event:
     __slots__ = ()
     _fields: ClassVar[tuple[str, ...]] = ()  # the fields, in the constructor's order
@@ -40,6 +43,7 @@ class _Event:
 
 
 @final
+@mypyc_attr(acyclic=True)
 class AccountOpened(_Event):
     __slots__ = ("seq", "ts", "user")
     _fields = ("seq", "ts", "user")
@@ -51,6 +55,7 @@ class AccountOpened(_Event):
 
 
 @final
+@mypyc_attr(acyclic=True)
 class OrderAccepted(_Event):
     __slots__ = ("client_order_id", "market", "order_id", "price", "qty", "quote_qty", "seq",
                  "side", "tif", "ts", "type", "user")
@@ -75,6 +80,7 @@ class OrderAccepted(_Event):
 
 
 @final
+@mypyc_attr(acyclic=True)
 class OrderRejected(_Event):
     """A new order was refused; nothing of it is held or rests."""
 
@@ -92,6 +98,7 @@ class OrderRejected(_Event):
 
 
 @final
+@mypyc_attr(acyclic=True)
 class CancelRejected(_Event):
     """A cancel or reduce was refused; the order it named is unchanged."""
 
@@ -109,6 +116,7 @@ class CancelRejected(_Event):
 
 
 @final
+@mypyc_attr(acyclic=True)
 class TradeExecuted(_Event):
     __slots__ = ("maker_fee", "maker_order_id", "maker_user", "market", "price", "qty", "seq",
                  "taker_fee", "taker_order_id", "taker_side", "taker_user", "trade_id", "ts")
@@ -135,6 +143,7 @@ class TradeExecuted(_Event):
 
 
 @final
+@mypyc_attr(acyclic=True)
 class OrderReduced(_Event):
     __slots__ = ("market", "order_id", "reduced_by", "remaining", "seq", "side", "ts", "user")
     _fields = ("seq", "ts", "order_id", "user", "market", "side", "reduced_by", "remaining")
@@ -152,6 +161,7 @@ class OrderReduced(_Event):
 
 
 @final
+@mypyc_attr(acyclic=True)
 class OrderCancelled(_Event):
     __slots__ = ("market", "order_id", "qty", "reason", "seq", "side", "ts", "user")
     _fields = ("seq", "ts", "order_id", "user", "market", "side", "qty", "reason")
@@ -169,6 +179,7 @@ class OrderCancelled(_Event):
 
 
 @final
+@mypyc_attr(acyclic=True)
 class OrderDone(_Event):
     """The order is completely filled (or, for a quote budget, spent) and has left."""
 
@@ -186,6 +197,7 @@ class OrderDone(_Event):
 
 
 @final
+@mypyc_attr(acyclic=True)
 class LevelChanged(_Event):
     __slots__ = ("market", "price", "qty", "seq", "side", "version")
     _fields = ("seq", "market", "side", "price", "qty", "version")
@@ -201,6 +213,7 @@ class LevelChanged(_Event):
 
 
 @final
+@mypyc_attr(acyclic=True)
 class BalancesChanged(_Event):
     """A user's balances after something changed them: (asset, available, held) each.
 
