@@ -47,6 +47,7 @@ from exchange.core.events import (
     OrderRejected,
     TradeExecuted,
 )
+from exchange.core.levels import Level
 from exchange.core.markets import Market
 from exchange.core.orders import Order
 from exchange.core.types import (
@@ -78,46 +79,6 @@ FILLED: Final = 1
 AT_LIMIT: Final = 2  # nothing left at or better than the limit
 OUT_OF_BUDGET: Final = 3  # the quote budget cannot pay for one more lot
 SELF_TRADED: Final = 4
-
-
-class Level:
-    """The orders at one price, oldest first, and their total size."""
-
-    __slots__ = ("head", "price", "side", "tail", "total")
-
-    def __init__(self, side: Side, price: int) -> None:
-        self.side = side
-        self.price = price
-        self.head: Order | None = None
-        self.tail: Order | None = None
-        self.total = 0
-
-    def append(self, order: Order) -> None:
-        tail = self.tail
-        if tail is None:
-            self.head = order
-        else:
-            tail.next = order
-            order.prev = tail
-        self.tail = order
-
-    def unlink(self, order: Order) -> None:
-        before, after = order.prev, order.next
-        if before is None:
-            self.head = after
-        else:
-            before.next = after
-        if after is None:
-            self.tail = before
-        else:
-            after.prev = before
-        order.prev = order.next = None
-
-    def orders(self) -> Iterator[Order]:
-        order = self.head
-        while order is not None:
-            yield order
-            order = order.next
 
 
 class Risk(Protocol):

@@ -4,8 +4,10 @@ Every command carries `seq` (its position in the ordered input stream; the core 
 a command whose `seq` it has already passed, which makes replays harmless) and `ts`
 (nanoseconds, given by the caller: the core has no clock).
 
-Commands are `NamedTuple`s rather than frozen dataclasses: just as immutable, but three
-to seven times cheaper to build, and they serialise as plain arrays on the bus.
+Commands are `NamedTuple`s: immutable, cheap to build in the interpreted gateway that
+makes them, readable by the compiled core at the cost of a tuple index, and plain arrays
+on the bus and in the journal. (Events, which the compiled core makes, are small native
+classes instead: see `events`.)
 Amounts are integers in the market's units (see `markets`). Optional strings are "",
 optional amounts 0.
 """

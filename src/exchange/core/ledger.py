@@ -79,7 +79,7 @@ class Ledger:
             return OrderRejected(cmd.seq, cmd.ts, 0, cmd.user, "", Reject.ACCOUNT_EXISTS)
         account = self._accounts[cmd.user] = Account(cmd.user, self._width)
         for code, amount in self.config.grants:
-            account.balances[self._offset[code]] += amount
+            account.add(self._offset[code], amount)
             self.granted[code] += amount
         return AccountOpened(cmd.seq, cmd.ts, cmd.user)
 
@@ -124,11 +124,9 @@ class Ledger:
         if client_id and client_id in account.client_ids:
             return _rejected(cmd, Reject.DUPLICATE_CLIENT_ORDER_ID)
         offset = terms.quote if buy else terms.base
-        balances = account.balances
-        if balances[offset] < need:
+        if account.balances[offset] < need:
             return _rejected(cmd, Reject.INSUFFICIENT_FUNDS)
-        balances[offset] -= need
-        balances[offset + 1] += need
+        account.hold(offset, need)
         if buy and kind is not LIMIT and need != quote_qty:
             cmd = cmd._replace(budget=need)  # what the book may spend
         order = orders[order_id] = Order(cmd)
@@ -236,7 +234,7 @@ class Ledger:
             if order is None:
                 continue  # not an open order here: nothing to settle
             settle(order, terms, qty, notional, fee)
-            self._fee_account.balances[terms.quote] += fee
+            self._fee_account.add(terms.quote, fee)
 
     def _close(self, user: int, order_id: int) -> None:
         account = self._accounts.get(user)
@@ -254,7 +252,7 @@ class Ledger:
 
     def settlement(self, symbol: str) -> Settlement:
         """Return what settles the fills of `symbol`'s book as they happen (`book.Risk`)."""
-        return Settlement(self._terms[symbol], self._fee_account.balances)
+        return Settlement(self._terms[symbol], self._fee_account)
 
     # ---- queries --------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ when they run in one process (`Exchange`), and each keep a record of its own whe
 run apart (the risk and match services) without either noticing the difference:
 
     book_left  lots still resting; 0 once the order left the book     (the book)
-    level      the `book.Level` the order rests in; None in risk alone (the book)
+    level      the `levels.Level` it rests in; None in risk alone      (the book)
     prev, next its neighbours in the level, older and newer            (the book)
     risk_left  lots still open as risk last heard                      (the ledger)
     held       what the order holds now, in the held asset's units     (the ledger)
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from exchange.core.commands import PlaceOrder
 
 if TYPE_CHECKING:
-    from exchange.core.book import Level
+    from exchange.core.levels import Level
     from exchange.core.settlement import Account
 
 

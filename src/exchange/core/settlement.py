@@ -38,6 +38,20 @@ class Account:
         self.orders: dict[int, Order] = {}  # open orders by id, oldest first
         self.client_ids: dict[str, int] = {}  # client order id -> order id, open orders only
 
+    # Compiled, `balances[i] += x` is a generic number operation; `balances[i] = ... + x`
+    # stays in machine integers while the amounts fit them.
+
+    def add(self, index: int, amount: int) -> None:
+        """Add `amount` (less than 0: take it) to the balance at `index`."""
+        balances = self.balances
+        balances[index] = balances[index] + amount
+
+    def hold(self, offset: int, amount: int) -> None:
+        """Move `amount` of the asset at `offset` from available to held."""
+        balances = self.balances
+        balances[offset] = balances[offset] - amount
+        balances[offset + 1] = balances[offset + 1] + amount
+
 
 class Terms:
     """A market as risk sees it: the market, and where its assets' balances start in an
@@ -63,30 +77,28 @@ def settle(order: Order, terms: Terms, qty: int, notional: int, fee: int) -> Non
     remaining = order.risk_left = order.risk_left - qty
     placed = order.command
     market = terms.market
-    balances = account_of(order).balances
+    account = account_of(order)
     if placed.side is BUY:
         cost = notional + fee
+        still_needed: int
         if placed.type is LIMIT:
             still_needed = market.buy_obligation(placed.price, remaining)
         else:
             still_needed = held - cost
-        quote = terms.quote
-        balances[quote + 1] -= held - still_needed
-        balances[quote] += held - still_needed - cost
+        account.add(terms.quote + 1, still_needed - held)
+        account.add(terms.quote, held - still_needed - cost)
         order.held = still_needed
-        balances[terms.base] += market.base_amount(qty)
+        account.add(terms.base, market.base_amount(qty))
     else:
-        base_amount = market.base_amount(qty)
+        base_amount: int = market.base_amount(qty)
         order.held = held - base_amount
-        balances[terms.base + 1] -= base_amount
-        balances[terms.quote] += notional - fee
+        account.add(terms.base + 1, -base_amount)
+        account.add(terms.quote, notional - fee)
 
 
 def release(order: Order, amount: int) -> None:
     """Move `amount` of what `order` holds back to its owner's available balance."""
-    balances, offset = account_of(order).balances, order.offset
-    balances[offset + 1] -= amount
-    balances[offset] += amount
+    account_of(order).hold(order.offset, -amount)
     order.held -= amount
 
 
@@ -116,14 +128,14 @@ class Settlement:
 
     __slots__ = ("fees", "terms")
 
-    def __init__(self, terms: Terms, fees: list[int]) -> None:
+    def __init__(self, terms: Terms, fees: Account) -> None:
         self.terms = terms
-        self.fees = fees  # the fee account's balances
+        self.fees = fees  # the fee account
 
     def fill(self, maker: Order, notional: int, qty: int, fee: int) -> None:
         settle(maker, self.terms, qty, notional, fee)
         if fee:
-            self.fees[self.terms.quote] += fee
+            self.fees.add(self.terms.quote, fee)
         if not maker.risk_left:  # filled: it held exactly what it paid, nothing to release
             account = account_of(maker)
             placed = maker.command
@@ -134,7 +146,7 @@ class Settlement:
     def took(self, taker: Order, notional: int, qty: int, fee: int) -> None:
         settle(taker, self.terms, qty, notional, fee)
         if fee:
-            self.fees[self.terms.quote] += fee
+            self.fees.add(self.terms.quote, fee)
 
     def reduced(self, order: Order, remaining: int) -> None:
         reduced(order, self.terms, remaining)

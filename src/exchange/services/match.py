@@ -10,7 +10,17 @@ from typing import Any
 from exchange.bus.port import Bus, Outgoing, Record, partition_for
 from exchange.core.book import OrderBook
 from exchange.core.commands import CancelOrder, PlaceOrder, ReduceOrder
-from exchange.core.events import Event, LevelChanged, TradeExecuted
+from exchange.core.events import (
+    CancelRejected,
+    Event,
+    LevelChanged,
+    OrderAccepted,
+    OrderCancelled,
+    OrderDone,
+    OrderReduced,
+    OrderRejected,
+    TradeExecuted,
+)
 from exchange.core.markets import Config
 from exchange.services import topics
 from exchange.services.processor import Processor
@@ -47,27 +57,31 @@ class MatchService(Processor):
     def handle(self, record: Record, out: list[Outgoing]) -> None:
         command = decode(record.value)
         events: list[Event] = []
-        kind = command.__class__
-        if kind is PlaceOrder:
-            self.books[command.market].place(command, events)  # type: ignore[union-attr, arg-type]
-        elif kind is CancelOrder:
-            self.books[command.market].cancel(command, events)  # type: ignore[union-attr, arg-type]
-        elif kind is ReduceOrder:
-            self.books[command.market].reduce(command, events)  # type: ignore[union-attr, arg-type]
-        else:
-            raise TypeError(f"match expected an order command, got {kind.__name__}")
+        match command:
+            case PlaceOrder():
+                self.books[command.market].place(command, events)
+            case CancelOrder():
+                self.books[command.market].cancel(command, events)
+            case ReduceOrder():
+                self.books[command.market].reduce(command, events)
+            case _:
+                raise TypeError(f"match expected an order command, got "
+                                f"{type(command).__name__}")
         for event in events:
             data = encode(event)
-            kind = event.__class__
-            if kind is LevelChanged:
-                out.append(Outgoing(topics.MARKET_DATA, record.key, data))
-            elif kind is TradeExecuted:
-                out.append(Outgoing(topics.MARKET_DATA, record.key, data))
-                maker = topics.user_key(event.maker_user)  # type: ignore[union-attr]
-                taker = topics.user_key(event.taker_user)  # type: ignore[union-attr]
-                out.append(Outgoing(topics.RISK, maker, data))
-                if (partition_for(maker, self._risk_partitions)
-                        != partition_for(taker, self._risk_partitions)):
-                    out.append(Outgoing(topics.RISK, taker, data))
-            else:
-                out.append(Outgoing(topics.RISK, topics.user_key(event.user), data))  # type: ignore[union-attr]
+            match event:
+                case LevelChanged():
+                    out.append(Outgoing(topics.MARKET_DATA, record.key, data))
+                case TradeExecuted():
+                    out.append(Outgoing(topics.MARKET_DATA, record.key, data))
+                    maker = topics.user_key(event.maker_user)
+                    taker = topics.user_key(event.taker_user)
+                    out.append(Outgoing(topics.RISK, maker, data))
+                    if (partition_for(maker, self._risk_partitions)
+                            != partition_for(taker, self._risk_partitions)):
+                        out.append(Outgoing(topics.RISK, taker, data))
+                case (OrderAccepted() | OrderRejected() | CancelRejected() | OrderReduced()
+                      | OrderCancelled() | OrderDone()):
+                    out.append(Outgoing(topics.RISK, topics.user_key(event.user), data))
+                case _:
+                    raise TypeError(f"a book does not report {type(event).__name__}")

@@ -5,11 +5,21 @@ match. What match reports about a user's orders comes back here to be settled, a
 goes on to the user. A ledger per partition, so a partition's state can move alone.
 """
 
-from typing import Any, cast
+from typing import Any
 
 from exchange.bus.port import Outgoing, Record
 from exchange.core.commands import CancelAll, CancelOrder, OpenAccount, PlaceOrder, ReduceOrder
-from exchange.core.events import AccountOpened, BalancesChanged, OrderAccepted, TradeExecuted
+from exchange.core.events import (
+    AccountOpened,
+    BalancesChanged,
+    CancelRejected,
+    OrderAccepted,
+    OrderCancelled,
+    OrderDone,
+    OrderReduced,
+    OrderRejected,
+    TradeExecuted,
+)
 from exchange.core.ledger import Ledger
 from exchange.core.markets import Config
 from exchange.services import topics
@@ -43,41 +53,44 @@ class RiskService(Processor):
     def handle(self, record: Record, out: list[Outgoing]) -> None:
         message = decode(record.value)
         ledger = self.ledger(record.partition)
-        kind = message.__class__
-        if kind is PlaceOrder:
-            placed = cast(PlaceOrder, message)
-            checked = ledger.place(placed)
-            if checked is placed:  # let through as it came: its bytes need no re-encoding
-                out.append(Outgoing(topics.MATCH, topics.market_key(placed.market),
-                                    record.value))
-            else:  # refused, or with the budget risk set for a market buy
-                self._pass_on(checked, record.key, out)
-            if checked.__class__ is PlaceOrder:
-                self._balances(ledger, checked.seq, checked.user, out)
-        elif kind is CancelOrder:
-            self._pass_on(ledger.cancel(message), record.key, out)  # type: ignore[arg-type]
-        elif kind is ReduceOrder:
-            self._pass_on(ledger.reduce(message), record.key, out)  # type: ignore[arg-type]
-        elif kind is CancelAll:
-            for cancel in ledger.cancel_all(message):  # type: ignore[arg-type]
-                out.append(Outgoing(topics.MATCH, topics.market_key(cancel.market),
-                                    encode(cancel)))
-        elif kind is OpenAccount:
-            opened = ledger.open_account(message)  # type: ignore[arg-type]
-            out.append(Outgoing(topics.USER_EVENTS, record.key, encode(opened)))
-            if opened.__class__ is AccountOpened:
-                self._balances(ledger, opened.seq, opened.user, out)
-        elif kind is TradeExecuted:
-            ledger.apply((message,))  # type: ignore[arg-type]
-            for user in (message.maker_user, message.taker_user):  # type: ignore[union-attr]
-                if ledger.has_account(user):
-                    out.append(Outgoing(topics.USER_EVENTS, topics.user_key(user), record.value))
-                    self._balances(ledger, message.seq, user, out)
-        else:  # what match reports about one user's order
-            ledger.apply((message,))  # type: ignore[arg-type]
-            out.append(Outgoing(topics.USER_EVENTS, record.key, record.value))
-            if kind is not OrderAccepted:  # the hold was taken when the order was placed
-                self._balances(ledger, message.seq, message.user, out)  # type: ignore[union-attr]
+        match message:
+            case PlaceOrder():
+                checked = ledger.place(message)
+                if checked is message:  # let through as it came: its bytes need no re-encoding
+                    out.append(Outgoing(topics.MATCH, topics.market_key(message.market),
+                                        record.value))
+                else:  # refused, or with the budget risk set for a market buy
+                    self._pass_on(checked, record.key, out)
+                if isinstance(checked, PlaceOrder):
+                    self._balances(ledger, checked.seq, checked.user, out)
+            case CancelOrder():
+                self._pass_on(ledger.cancel(message), record.key, out)
+            case ReduceOrder():
+                self._pass_on(ledger.reduce(message), record.key, out)
+            case CancelAll():
+                for cancel in ledger.cancel_all(message):
+                    out.append(Outgoing(topics.MATCH, topics.market_key(cancel.market),
+                                        encode(cancel)))
+            case OpenAccount():
+                opened = ledger.open_account(message)
+                out.append(Outgoing(topics.USER_EVENTS, record.key, encode(opened)))
+                if isinstance(opened, AccountOpened):
+                    self._balances(ledger, opened.seq, opened.user, out)
+            case TradeExecuted():
+                ledger.apply((message,))
+                for user in (message.maker_user, message.taker_user):
+                    if ledger.has_account(user):
+                        out.append(Outgoing(topics.USER_EVENTS, topics.user_key(user),
+                                            record.value))
+                        self._balances(ledger, message.seq, user, out)
+            case (OrderAccepted() | OrderRejected() | CancelRejected() | OrderReduced()
+                  | OrderCancelled() | OrderDone()):  # what match reports of a user's order
+                ledger.apply((message,))
+                out.append(Outgoing(topics.USER_EVENTS, record.key, record.value))
+                if not isinstance(message, OrderAccepted):  # held when it was placed
+                    self._balances(ledger, message.seq, message.user, out)
+            case _:
+                raise TypeError(f"risk does not take a {type(message).__name__}")
 
     @staticmethod
     def _balances(ledger: Ledger, seq: int, user: int, out: list[Outgoing]) -> None:
