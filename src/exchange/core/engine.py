@@ -35,6 +35,7 @@ from exchange.core.events import CancelRejected, Event, OrderRejected
 from exchange.core.ledger import Ledger
 from exchange.core.markets import Config
 from exchange.core.orders import Order
+from exchange.core.settlement import close
 from exchange.core.types import CancelReason
 
 STATE_FORMAT: Final = 1
@@ -83,7 +84,7 @@ class Exchange:
                 self.books[cmd.market].place(order.command, out, order)
                 if order.level is None:
                     # Filled, cancelled or refused by the book: release what it still holds.
-                    ledger.release(order)
+                    close(order)
             case CancelOrder():
                 named = ledger.cancellable(cmd)
                 if isinstance(named, CancelRejected):

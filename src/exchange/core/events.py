@@ -79,40 +79,37 @@ class OrderAccepted(_Event):
         self.client_order_id: Final = client_order_id
 
 
+@mypyc_attr(acyclic=True)
+class _Refusal(_Event):
+    """A command refused, with why; the two kinds differ in what was refused."""
+
+    __slots__ = ("client_order_id", "order_id", "reason", "seq", "ts", "user")
+    _fields = ("seq", "ts", "order_id", "user", "client_order_id", "reason")
+
+    def __init__(self, seq: int, ts: int, order_id: int, user: int, client_order_id: str,
+                 reason: Reject) -> None:
+        self.seq: Final = seq
+        self.ts: Final = ts
+        self.order_id: Final = order_id
+        self.user: Final = user
+        self.client_order_id: Final = client_order_id
+        self.reason: Final = reason
+
+
 @final
 @mypyc_attr(acyclic=True)
-class OrderRejected(_Event):
+class OrderRejected(_Refusal):
     """A new order was refused; nothing of it is held or rests."""
 
-    __slots__ = ("client_order_id", "order_id", "reason", "seq", "ts", "user")
-    _fields = ("seq", "ts", "order_id", "user", "client_order_id", "reason")
-
-    def __init__(self, seq: int, ts: int, order_id: int, user: int, client_order_id: str,
-                 reason: Reject) -> None:
-        self.seq: Final = seq
-        self.ts: Final = ts
-        self.order_id: Final = order_id
-        self.user: Final = user
-        self.client_order_id: Final = client_order_id
-        self.reason: Final = reason
+    __slots__ = ()
 
 
 @final
 @mypyc_attr(acyclic=True)
-class CancelRejected(_Event):
+class CancelRejected(_Refusal):
     """A cancel or reduce was refused; the order it named is unchanged."""
 
-    __slots__ = ("client_order_id", "order_id", "reason", "seq", "ts", "user")
-    _fields = ("seq", "ts", "order_id", "user", "client_order_id", "reason")
-
-    def __init__(self, seq: int, ts: int, order_id: int, user: int, client_order_id: str,
-                 reason: Reject) -> None:
-        self.seq: Final = seq
-        self.ts: Final = ts
-        self.order_id: Final = order_id
-        self.user: Final = user
-        self.client_order_id: Final = client_order_id
-        self.reason: Final = reason
+    __slots__ = ()
 
 
 @final

@@ -129,8 +129,7 @@ class Ledger:
         account.hold(offset, need)
         if buy and kind is not LIMIT and need != quote_qty:
             cmd = cmd._replace(budget=need)  # what the book may spend
-        order = orders[order_id] = Order(cmd)
-        order.risk_left, order.held, order.account, order.offset = qty, need, account, offset
+        order = orders[order_id] = Order(cmd, qty, need, account, offset)
         if client_id:
             account.client_ids[client_id] = order_id
         return order
@@ -238,17 +237,9 @@ class Ledger:
 
     def _close(self, user: int, order_id: int) -> None:
         account = self._accounts.get(user)
-        if account is None:
-            return
-        order = account.orders.pop(order_id, None)
+        order = account.orders.get(order_id) if account is not None else None
         if order is not None:
             close(order)
-
-    def release(self, order: Order) -> None:
-        """Close the record of an order that left (or never reached) the book: release
-        all it still holds."""
-        del self._accounts[order.command.user].orders[order.command.order_id]
-        close(order)
 
     def settlement(self, symbol: str) -> Settlement:
         """Return what settles the fills of `symbol`'s book as they happen (`book.Risk`)."""
@@ -329,9 +320,8 @@ class Ledger:
                 placed = place_order_from_list(fields)
                 terms = ledger._terms[placed.market]
                 offset = terms.quote if placed.side is BUY else terms.base
-                order = account.orders[placed.order_id] = Order(placed)
-                order.risk_left, order.held, order.account, order.offset = (
-                    remaining, held, account, offset)
+                account.orders[placed.order_id] = Order(placed, remaining, held, account,
+                                                        offset)
                 if placed.client_order_id:
                     account.client_ids[placed.client_order_id] = placed.order_id
         return ledger

@@ -30,13 +30,15 @@ class Order:
     __slots__ = ("account", "book_left", "command", "held", "level", "next", "offset", "prev",
                  "risk_left")
 
-    def __init__(self, command: PlaceOrder) -> None:
+    def __init__(self, command: PlaceOrder, risk_left: int = 0, held: int = 0,
+                 account: "Account | None" = None, offset: int = 0) -> None:
+        """A book alone gives the command only; risk gives its fields too."""
         self.command = command
         self.book_left = 0
         self.level: Level | None = None
         self.prev: Order | None = None
         self.next: Order | None = None
-        self.risk_left = 0
-        self.held = 0
-        self.account: Account | None = None
-        self.offset = 0
+        self.risk_left = risk_left
+        self.held = held
+        self.account = account
+        self.offset = offset

@@ -103,11 +103,12 @@ def release(order: Order, amount: int) -> None:
 
 
 def close(order: Order) -> None:
-    """Release all an order still holds and free its client order id; it is already out
-    of its account's open orders."""
-    client_id = order.command.client_order_id
-    if client_id:
-        del account_of(order).client_ids[client_id]
+    """Take an order out of its account's open orders, free its client order id and
+    release all it still holds (nothing, for one that filled)."""
+    account, placed = account_of(order), order.command
+    del account.orders[placed.order_id]
+    if placed.client_order_id:
+        del account.client_ids[placed.client_order_id]
     if order.held:
         release(order, order.held)
 
@@ -136,12 +137,8 @@ class Settlement:
         settle(maker, self.terms, qty, notional, fee)
         if fee:
             self.fees.add(self.terms.quote, fee)
-        if not maker.risk_left:  # filled: it held exactly what it paid, nothing to release
-            account = account_of(maker)
-            placed = maker.command
-            del account.orders[placed.order_id]
-            if placed.client_order_id:
-                del account.client_ids[placed.client_order_id]
+        if not maker.risk_left:  # filled: it held exactly what it paid
+            close(maker)
 
     def took(self, taker: Order, notional: int, qty: int, fee: int) -> None:
         settle(taker, self.terms, qty, notional, fee)
@@ -152,5 +149,4 @@ class Settlement:
         reduced(order, self.terms, remaining)
 
     def closed(self, order: Order) -> None:
-        del account_of(order).orders[order.command.order_id]
         close(order)

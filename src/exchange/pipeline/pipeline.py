@@ -269,4 +269,3 @@ class Pipeline(Driver):
                 say(f"could not write the last snapshot ({error}); the next start replays "
                     "the journal instead")
         self.journal.close()
-

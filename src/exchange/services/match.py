@@ -10,17 +10,7 @@ from typing import Any
 from exchange.bus.port import Bus, Outgoing, Record, partition_for
 from exchange.core.book import OrderBook
 from exchange.core.commands import CancelOrder, PlaceOrder, ReduceOrder
-from exchange.core.events import (
-    CancelRejected,
-    Event,
-    LevelChanged,
-    OrderAccepted,
-    OrderCancelled,
-    OrderDone,
-    OrderReduced,
-    OrderRejected,
-    TradeExecuted,
-)
+from exchange.core.events import Event, LevelChanged, TradeExecuted
 from exchange.core.markets import Config
 from exchange.services import topics
 from exchange.services.processor import Processor
@@ -80,8 +70,5 @@ class MatchService(Processor):
                     if (partition_for(maker, self._risk_partitions)
                             != partition_for(taker, self._risk_partitions)):
                         out.append(Outgoing(topics.RISK, taker, data))
-                case (OrderAccepted() | OrderRejected() | CancelRejected() | OrderReduced()
-                      | OrderCancelled() | OrderDone()):
+                case _:  # what happened to one user's order
                     out.append(Outgoing(topics.RISK, topics.user_key(event.user), data))
-                case _:
-                    raise TypeError(f"a book does not report {type(event).__name__}")

@@ -12,12 +12,8 @@ from exchange.core.commands import CancelAll, CancelOrder, OpenAccount, PlaceOrd
 from exchange.core.events import (
     AccountOpened,
     BalancesChanged,
-    CancelRejected,
+    LevelChanged,
     OrderAccepted,
-    OrderCancelled,
-    OrderDone,
-    OrderReduced,
-    OrderRejected,
     TradeExecuted,
 )
 from exchange.core.ledger import Ledger
@@ -83,14 +79,13 @@ class RiskService(Processor):
                         out.append(Outgoing(topics.USER_EVENTS, topics.user_key(user),
                                             record.value))
                         self._balances(ledger, message.seq, user, out)
-            case (OrderAccepted() | OrderRejected() | CancelRejected() | OrderReduced()
-                  | OrderCancelled() | OrderDone()):  # what match reports of a user's order
+            case LevelChanged() | AccountOpened() | BalancesChanged():
+                raise TypeError(f"risk does not take a {type(message).__name__}")
+            case _:  # what match reports of one user's order
                 ledger.apply((message,))
                 out.append(Outgoing(topics.USER_EVENTS, record.key, record.value))
                 if not isinstance(message, OrderAccepted):  # held when it was placed
                     self._balances(ledger, message.seq, message.user, out)
-            case _:
-                raise TypeError(f"risk does not take a {type(message).__name__}")
 
     @staticmethod
     def _balances(ledger: Ledger, seq: int, user: int, out: list[Outgoing]) -> None:

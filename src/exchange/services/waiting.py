@@ -18,7 +18,7 @@ class Waiter:
         self.future = future
         self.kinds = kinds
         self.open_ids = open_ids  # cancel-all: the orders still to close
-        self.deadline = deadline  # loop time after which `expire` gives up on it
+        self.deadline = deadline  # loop time after which `expired` gives it up
         self.answer: Event | None = None
 
 
