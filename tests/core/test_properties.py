@@ -36,6 +36,7 @@ from exchange.core.events import (
 )
 from exchange.core.ledger import Ledger
 from exchange.core.markets import Asset, Config, make_market
+from exchange.core.orders import Order
 from exchange.core.types import OrderType, SelfTrade, Side, TimeInForce
 from tests.core.reference import Outcome, Reference
 
@@ -210,7 +211,7 @@ class Apart:
             placed = self.ledger.place(cmd)
             if isinstance(placed, OrderRejected):
                 return [placed]
-            self.books[placed.market].place(placed, out)
+            self.books[placed.market].place(Order(placed), out)
         elif isinstance(cmd, CancelOrder | ReduceOrder):
             checked = self.ledger.cancel(cmd) if isinstance(cmd, CancelOrder) else (
                 self.ledger.reduce(cmd))

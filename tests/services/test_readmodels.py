@@ -67,7 +67,7 @@ def stream(actions: list[tuple[int, int, Side, int, int, str]]) -> list[Record]:
             commands.append(ReduceOrder(0, ts, user, n - 2, 5_000))
     for seq, command in enumerate(commands, start=1):
         touched: set[int] = set()
-        for event in exchange.execute(command._replace(seq=seq)):
+        for event in exchange.execute(command.replace(seq=seq)):
             if isinstance(event, LevelChanged | TradeExecuted):
                 emit(topics.MARKET_DATA, CONFIG.markets.index(CONFIG.market(event.market)),
                      topics.market_key(event.market), event)

@@ -26,7 +26,7 @@ class Feed:
 
     def __call__(self, cmd: Any) -> list[Event]:
         self.seq += 1
-        events = self.exchange.execute(cmd._replace(seq=self.seq))
+        events = self.exchange.execute(cmd.replace(seq=self.seq))
         for event in events:
             if isinstance(event, LevelChanged):
                 self.views.apply_market(event)

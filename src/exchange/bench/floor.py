@@ -38,7 +38,7 @@ from typing import Any
 import orjson
 
 from exchange.bench.engine import USERS, workload
-from exchange.core.commands import Command, PlaceOrder
+from exchange.core.commands import CancelOrder, Command, PlaceOrder
 from exchange.core.events import (
     CancelRejected,
     LevelChanged,
@@ -67,8 +67,8 @@ def named_events_no_risk() -> Execute:
     counters = [0, 0]  # trade id, level version
 
     def execute(cmd: Command) -> list[Any]:
-        if cmd.__class__ is not PlaceOrder:  # the workload's other command: a cancel
-            seq, ts, user, order_id, _, _ = cmd  # type: ignore[misc]
+        if isinstance(cmd, CancelOrder):  # the workload's other command
+            seq, ts, user, order_id = cmd.seq, cmd.ts, cmd.user, cmd.order_id
             order = orders.pop(order_id, None)
             if order is None:
                 return [CancelRejected(seq, ts, order_id, user, "", UNKNOWN)]
@@ -76,7 +76,10 @@ def named_events_no_risk() -> Execute:
             counters[1] += 1
             return [OrderCancelled(seq, ts, order_id, user, "", order[4], left, USER),
                     LevelChanged(seq, "", order[4], order[2], 0, counters[1])]
-        seq, ts, order_id, user, symbol, side, kind, tif, price, qty, _, client_id, _, _ = cmd
+        assert isinstance(cmd, PlaceOrder)
+        seq, ts, order_id, user, symbol = cmd.seq, cmd.ts, cmd.order_id, cmd.user, cmd.market
+        side, kind, tif, price, qty = cmd.side, cmd.type, cmd.tif, cmd.price, cmd.qty
+        client_id = cmd.client_order_id
         out: list[Any] = [OrderAccepted(seq, ts, order_id, user, symbol, side, kind,
                                                tif, price, qty, 0, client_id)]
         buy = side is BUY
@@ -143,8 +146,8 @@ def plain_events_least_risk(accounts: dict[int, list[int]] | None = None) -> Exe
     counters = [0, 0]
 
     def execute(cmd: Command) -> list[Any]:
-        if cmd.__class__ is not PlaceOrder:  # the workload's other command: a cancel
-            seq, ts, user, order_id, _, _ = cmd  # type: ignore[misc]
+        if isinstance(cmd, CancelOrder):  # the workload's other command
+            seq, ts, user, order_id = cmd.seq, cmd.ts, cmd.user, cmd.order_id
             order = orders.pop(order_id, None)
             if order is None:
                 return [(CancelRejected, seq, ts, order_id, user, "", UNKNOWN)]
@@ -160,7 +163,10 @@ def plain_events_least_risk(accounts: dict[int, list[int]] | None = None) -> Exe
             counters[1] += 1
             return [(OrderCancelled, seq, ts, order_id, user, "", order[4], left, USER),
                     (LevelChanged, seq, "", order[4], order[2], 0, counters[1])]
-        seq, ts, order_id, user, symbol, side, kind, tif, price, qty, _, client_id, _, _ = cmd
+        assert isinstance(cmd, PlaceOrder)
+        seq, ts, order_id, user, symbol = cmd.seq, cmd.ts, cmd.order_id, cmd.user, cmd.market
+        side, kind, tif, price, qty = cmd.side, cmd.type, cmd.tif, cmd.price, cmd.qty
+        client_id = cmd.client_order_id
         balances = accounts.get(user)
         buy = side is BUY
         if balances is None or balances[0 if buy else 2] < (price * qty if buy else qty):

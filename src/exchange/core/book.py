@@ -1,14 +1,12 @@
 """The continuous limit order book of one market, and matching against it.
 
 Book layout
-    Each side maps a price to a `Level`: the resting orders at that price, oldest first,
-    linked through their records (`Order.prev`, `Order.next`), and their total size. A
-    heap of keys (the price for asks, minus the price for bids) finds the best level;
-    its top always names a live level. An index maps order id to order.
+    Each side is a `levels.Ladder`: its price levels linked from the best price to the
+    worst, each level's resting orders linked oldest first. An index finds a resting
+    order by (user, order id) for a cancel or a reduction from a risk apart.
     A resting order is the record of `orders`: the book writes its `book_left`, `level`,
-    `prev` and `next` and reads its `command`, the `PlaceOrder` that created it. Run
-    beside risk in one process (`Exchange`), the book rests the record risk made for the
-    order rather than one of its own: one record per order, not two.
+    `prev` and `next` and reads the rest. Run beside risk in one process (`Exchange`),
+    the book rests the record risk made for the order: one record per order, not two.
 
 Ordering invariant
     Price-time priority: a taker meets the best price first and, within a level, the
@@ -26,14 +24,15 @@ Trust
     longer in the book) are events.
 
 Cost
-    Resting an order: one record (unless risk made it), one dict insert, at most one
-    heap push, and two events. Cancelling: one dict pop and two events. Matching:
-    constant work per fill and per level touched.
+    Resting an order: a lookup of its price, an index insert, and two events (a new
+    price also walks the ladder to its place). Cancelling: an index removal and two
+    events. Matching: constant work per fill and per level touched.
 """
 
 from collections.abc import Callable, Iterator
-from heapq import heapify, heappop, heappush
-from typing import Any, Final, Protocol
+from typing import Any, Final
+
+from mypy_extensions import i64
 
 from exchange.core.commands import CancelOrder, PlaceOrder, ReduceOrder, place_order_from_list
 from exchange.core.events import (
@@ -47,9 +46,10 @@ from exchange.core.events import (
     OrderRejected,
     TradeExecuted,
 )
-from exchange.core.levels import Level
+from exchange.core.levels import Ladder
 from exchange.core.markets import Market
-from exchange.core.orders import Order
+from exchange.core.orders import Order, OrderIndex
+from exchange.core.settlement import Settlement
 from exchange.core.types import (
     CancelReason,
     OrderType,
@@ -81,91 +81,66 @@ OUT_OF_BUDGET: Final = 3  # the quote budget cannot pay for one more lot
 SELF_TRADED: Final = 4
 
 
-class Risk(Protocol):
-    """Risk in the same process as the book, told what matching does as it does it.
-
-    Given one, the book reports each fill's resting side at once, the incoming order's
-    side once for all it took, and every resting order that is reduced or leaves without
-    filling (cancelled, reduced to nothing, cancelled by self-trade prevention), with the
-    records in hand: risk then needs no events and no lookups, and settles the taker
-    once however many orders it met (see `Exchange`).
-    """
-
-    def fill(self, maker: Order, notional: int, qty: int, fee: int) -> None:
-        """Settle the maker's side of one trade; close it if this filled it."""
-
-    def took(self, taker: Order, notional: int, qty: int, fee: int) -> None:
-        """Settle the taker's side of all its trades in one command."""
-
-    def reduced(self, order: Order, remaining: int) -> None:
-        """Release what a resting order reduced to `remaining` lots no longer needs."""
-
-    def closed(self, order: Order) -> None:
-        """Release a resting order that left the book without filling."""
-
-
 class OrderBook:
-    def __init__(self, market: Market, risk: Risk | None = None) -> None:
+    def __init__(self, market: Market, risk: Settlement | None = None) -> None:
         self.market = market
         self.symbol = market.symbol
+        # Risk in the same process, told what matching does as it does it (see
+        # `settlement.Settlement`); None for a book apart, whose events risk reads.
         self.risk = risk
-        self._bids: dict[int, Level] = {}
-        self._asks: dict[int, Level] = {}
-        self._bid_keys: list[int] = []  # heap of -price
-        self._ask_keys: list[int] = []  # heap of price
-        self._orders: dict[int, Order] = {}
-        self.trade_id = 0
-        self.version = 0  # numbers LevelChanged events
+        self._bids = Ladder(BUY)
+        self._asks = Ladder(SELL)
+        self._orders = OrderIndex()
+        self.trade_id: i64 = 0
+        self.version: i64 = 0  # numbers LevelChanged events
 
     # ---- commands -------------------------------------------------------------------
 
-    def place(self, cmd: PlaceOrder, out: list[Event], order: Order | None = None) -> None:
+    def place(self, order: Order, out: list[Event]) -> None:
         """Match an incoming order, rest what may rest, and append what happened to `out`.
 
-        `order` is the record risk made for `cmd`, to rest instead of a new one.
+        `order` is the order's record: risk's, or a new one for a book apart.
         """
-        order_id, side, tif, qty = cmd.order_id, cmd.side, cmd.tif, cmd.qty
-        if order_id in self._orders:
-            raise ValueError(f"order id {order_id} is already in the book")
+        side, tif, qty = order.side, order.tif, order.qty
+        if self._orders.has_id(order.order_id):  # ids are unique across the exchange
+            raise ValueError(f"order id {order.order_id} is already in the book")
         buy = side is BUY
-        limit = cmd.type is LIMIT
+        limit = order.type is LIMIT
         if limit:
-            limit_key = cmd.price if buy else -cmd.price
-            opposite = self._ask_keys if buy else self._bid_keys
-            if not opposite or opposite[0] > limit_key:
+            best = self._asks.best if buy else self._bids.best
+            if best is None or (best.price > order.price if buy else best.price < order.price):
                 # The common case: a limit order that does not cross goes straight to rest.
                 if tif is FOK:
-                    out.append(_rejected(cmd, Reject.FOK_CANNOT_FILL))
+                    out.append(_rejected(order, Reject.FOK_CANNOT_FILL))
                     return
-                out.append(_accepted(cmd))
+                out.append(_accepted(order))
                 if tif is IOC:
-                    out.append(_cancelled(cmd, qty, EXPIRED))
+                    out.append(_cancelled(order, qty, EXPIRED))
                 else:
-                    self._rest(cmd, qty, out, order)
+                    self._rest(order, qty, out)
                 return
             if tif is POST_ONLY:
-                out.append(_rejected(cmd, Reject.POST_ONLY_WOULD_TAKE))
+                out.append(_rejected(order, Reject.POST_ONLY_WOULD_TAKE))
                 return
-            if tif is FOK and self._fillable(cmd, limit_key) < qty:
-                out.append(_rejected(cmd, Reject.FOK_CANNOT_FILL))
+            if tif is FOK and self._fillable(order) < qty:
+                out.append(_rejected(order, Reject.FOK_CANNOT_FILL))
                 return
-        else:
-            limit_key = _NO_LIMIT
-        out.append(_accepted(cmd))
-        budget = (cmd.budget or cmd.quote_qty) if buy else 0
-        left, stop = self._match(cmd, limit_key, qty or _UNLIMITED_QTY, budget, out, order)
+        out.append(_accepted(order))
+        budget = (order.budget or order.quote_qty) if buy else 0
+        left, stop = self._match(order, qty or _UNLIMITED_QTY, budget, out)
         if stop == FILLED or (stop == OUT_OF_BUDGET and not qty):
-            out.append(OrderDone(cmd.seq, cmd.ts, order_id, cmd.user, self.symbol, side))
+            out.append(OrderDone(order.seq, order.ts, order.order_id, order.user, self.symbol,
+                                 side))
         elif stop == SELF_TRADED:
-            out.append(_cancelled(cmd, left if qty else 0, SELF_TRADE))
+            out.append(_cancelled(order, left if qty else 0, SELF_TRADE))
         elif limit and tif is not IOC:
-            self._rest(cmd, left, out, order)
+            self._rest(order, left, out)
         else:  # a quote-only order has no lots to report
-            out.append(_cancelled(cmd, left if qty else 0, EXPIRED))
+            out.append(_cancelled(order, left if qty else 0, EXPIRED))
 
     def cancel(self, cmd: CancelOrder, out: list[Event]) -> None:
         """Take a resting order of `cmd.user` out of the book."""
-        order = self._orders.get(cmd.order_id)
+        order = self._orders.get(cmd.user, cmd.order_id)
         if order is None:
             out.append(CancelRejected(cmd.seq, cmd.ts, cmd.order_id, cmd.user,
                                       cmd.client_order_id, Reject.ORDER_NOT_IN_BOOK))
@@ -174,7 +149,7 @@ class OrderBook:
 
     def reduce(self, cmd: ReduceOrder, out: list[Event]) -> None:
         """Take `cmd.reduce_by` lots off a resting order, keeping its priority."""
-        order = self._orders.get(cmd.order_id)
+        order = self._orders.get(cmd.user, cmd.order_id)
         if order is None:
             out.append(CancelRejected(cmd.seq, cmd.ts, cmd.order_id, cmd.user,
                                       cmd.client_order_id, Reject.ORDER_NOT_IN_BOOK))
@@ -182,12 +157,13 @@ class OrderBook:
         if cmd.reduce_by >= order.book_left:
             self.remove(order, cmd.seq, cmd.ts, CancelReason.REDUCED, out)
             return
-        remaining = order.book_left = order.book_left - cmd.reduce_by
+        reduce_by: i64 = cmd.reduce_by
+        remaining = order.book_left = order.book_left - reduce_by
         level = order.level
         assert level is not None, "a resting order has its level"
-        level.total -= cmd.reduce_by
+        level.total -= reduce_by
         out.append(OrderReduced(cmd.seq, cmd.ts, cmd.order_id, cmd.user, self.symbol,
-                                level.side, cmd.reduce_by, remaining))
+                                level.side, reduce_by, remaining))
         self.version += 1
         out.append(LevelChanged(cmd.seq, self.symbol, level.side, level.price, level.total,
                                 self.version))
@@ -196,44 +172,42 @@ class OrderBook:
 
     # ---- matching -------------------------------------------------------------------
 
-    def _match(
-        self, cmd: PlaceOrder, limit_key: int, qty: int, budget: int, out: list[Event],
-        order: Order | None,
-    ) -> tuple[int, int]:
-        """Take liquidity up to `limit_key`, `qty` lots and (if not 0) `budget` quote;
-        return the lots not taken and why it stopped.
-
-        `order` is the taker's record, which `self.risk` (if any) needs.
-        """
-        seq, ts, order_id, user, side, stp = (cmd.seq, cmd.ts, cmd.order_id, cmd.user,
-                                              cmd.side, cmd.stp)
-        if side is BUY:
-            levels, keys, sign, maker_side = self._asks, self._ask_keys, 1, SELL
-        else:
-            levels, keys, sign, maker_side = self._bids, self._bid_keys, -1, BUY
-        market, symbol, risk, index = self.market, self.symbol, self.risk, self._orders
+    def _match(self, order: Order, qty: i64, budget: int, out: list[Event]) -> tuple[i64, int]:
+        """Take liquidity up to the order's limit price, `qty` lots and (if not 0)
+        `budget` quote; return the lots not taken and why it stopped."""
+        seq, ts, order_id, user, side, stp = (order.seq, order.ts, order.order_id, order.user,
+                                              order.side, order.stp)
+        buy = side is BUY
+        ladder = self._asks if buy else self._bids
+        maker_side = SELL if buy else BUY
+        limit = order.type is LIMIT
+        # Compare prices as a buyer would, negating a seller's: take while key <= limit_key.
+        sign: i64 = 1 if buy else -1
+        limit_key: i64 = order.price * sign if limit else _NO_LIMIT
+        market, symbol, risk = self.market, self.symbol, self.risk
         maker_rate, taker_rate = market.maker_fee_ppm, market.taker_fee_ppm
-        # What the taker took, to settle at once when it is done (see `Risk`).
-        taken_qty = taken_notional = taken_fees = 0
+        # What the taker took, to settle at once when it is done (see `Settlement`).
+        taken_qty: i64 = 0
+        taken_notional: i64 = 0
+        taken_fees: i64 = 0
         bounded = budget > 0  # the budget may reach 0; "no budget" is 0 only on entry
         stop = AT_LIMIT
-        while keys:
-            key = keys[0]
-            if key > limit_key:
+        level = ladder.best
+        while level is not None:
+            price = level.price
+            if price * sign > limit_key:
                 break
-            price = key * sign
-            level = levels[price]
+            worse = level.worse
             before = level.total
             maker = level.head
             while maker is not None:
                 following = maker.next
                 maker_left = maker.book_left
-                placed = maker.command
-                maker_id, maker_user = placed.order_id, placed.user
+                maker_id, maker_user = maker.order_id, maker.user
                 if maker_user == user:
                     if stp is not CANCEL_TAKER:
                         level.unlink(maker)
-                        del index[maker_id]
+                        self._orders.remove(maker)
                         maker.book_left = 0
                         level.total -= maker_left
                         out.append(OrderCancelled(seq, ts, maker_id, user, symbol, maker_side,
@@ -271,10 +245,13 @@ class OrderBook:
                     taken_fees += taker_fee
                 if not maker_left:
                     level.unlink(maker)
-                    del index[maker_id]
+                    self._orders.remove(maker)
                     out.append(OrderDone(seq, ts, maker_id, maker_user, symbol, maker_side))
                 if not qty:
                     stop = FILLED
+                    break
+                if maker_left:  # neither side is done: the budget pays for no more
+                    stop = OUT_OF_BUDGET
                     break
                 maker = following
             if level.total != before:
@@ -282,91 +259,59 @@ class OrderBook:
                 out.append(LevelChanged(seq, symbol, maker_side, price, level.total,
                                         self.version))
             if not level.total:
-                self._drop_level(level)
+                ladder.drop(level)
             if stop != AT_LIMIT:
                 break
-        if taken_qty and risk is not None and order is not None:
+            level = worse
+        if taken_qty and risk is not None:
             risk.took(order, taken_notional, taken_qty, taken_fees)
         return qty, stop
 
-    def _fillable(self, cmd: PlaceOrder, limit_key: int) -> int:
-        """Count what a fill-or-kill order could take, honouring self-trade prevention."""
-        if cmd.side is BUY:
-            levels, keys, sign = self._asks, self._ask_keys, 1
-        else:
-            levels, keys, sign = self._bids, self._bid_keys, -1
+    def _fillable(self, order: Order) -> int:
+        """Count what a fill-or-kill limit order could take, honouring self-trade
+        prevention."""
+        buy = order.side is BUY
         total = 0
-        for key in sorted({k for k in keys if k <= limit_key and k * sign in levels}):
-            for order in levels[key * sign].orders():
-                if order.command.user == cmd.user:
-                    if cmd.stp is CANCEL_MAKER:
+        for level in (self._asks if buy else self._bids).levels():
+            if level.price > order.price if buy else level.price < order.price:
+                break
+            for resting in level.orders():
+                if resting.user == order.user:
+                    if order.stp is CANCEL_MAKER:
                         continue
                     return total
-                total += order.book_left
-                if total >= cmd.qty:
+                total += resting.book_left
+                if total >= order.qty:
                     return total
         return total
 
     # ---- resting and removing -------------------------------------------------------
 
-    def _rest(self, cmd: PlaceOrder, qty: int, out: list[Event], order: Order | None) -> None:
+    def _rest(self, order: Order, qty: i64, out: list[Event]) -> None:
         """Rest `qty` lots of a limit order at the back of its level."""
-        price, side = cmd.price, cmd.side
-        levels = self._bids if side is BUY else self._asks
-        level = levels.get(price)
-        if level is None:
-            level = levels[price] = self._new_level(side, price)
-        if order is None:
-            order = Order(cmd)
-        order.book_left = qty
-        order.level = level
-        level.append(order)
-        level.total += qty
-        self._orders[cmd.order_id] = order
+        level = (self._bids if order.side is BUY else self._asks).at(order.price)
+        level.append(order, qty)
+        self._orders.add(order)
         self.version += 1
-        out.append(LevelChanged(cmd.seq, self.symbol, side, price, level.total, self.version))
-
-    def _new_level(self, side: Side, price: int) -> Level:
-        """Make the level of a price that has none yet; the caller files it under `price`."""
-        if side is BUY:
-            levels, keys, key = self._bids, self._bid_keys, -price
-        else:
-            levels, keys, key = self._asks, self._ask_keys, price
-        heappush(keys, key)
-        if len(keys) > 2 * len(levels) + 64:
-            # Levels removed below the top leave stale keys behind; drop them now and then.
-            sign = 1 if key > 0 else -1
-            keys[:] = [p * sign for p in levels]
-            keys.append(key)
-            heapify(keys)
-        return Level(side, price)
-
-    def _drop_level(self, level: Level) -> None:
-        """Forget an empty level, and any keys at the top of its heap left stale."""
-        if level.side is BUY:
-            levels, keys, sign = self._bids, self._bid_keys, -1
-        else:
-            levels, keys, sign = self._asks, self._ask_keys, 1
-        del levels[level.price]
-        while keys and keys[0] * sign not in levels:
-            heappop(keys)
+        out.append(LevelChanged(order.seq, self.symbol, order.side, order.price, level.total,
+                                self.version))
 
     def remove(self, order: Order, seq: int, ts: int, reason: CancelReason,
                out: list[Event]) -> None:
         """Take a resting order out and report it gone (risk beside the book, which found
         the record itself, cancels this way)."""
-        placed = order.command
-        del self._orders[placed.order_id]
+        self._orders.remove(order)
         left = order.book_left
         level = order.level
         assert level is not None, "a resting order has its level"
         level.unlink(order)
         order.book_left = 0
         level.total -= left
+        side = level.side
         if not level.total:
-            self._drop_level(level)
-        symbol, side = self.symbol, level.side
-        out.append(OrderCancelled(seq, ts, placed.order_id, placed.user, symbol, side, left,
+            (self._bids if side is BUY else self._asks).drop(level)
+        symbol = self.symbol
+        out.append(OrderCancelled(seq, ts, order.order_id, order.user, symbol, side, left,
                                   reason))
         self.version += 1
         out.append(LevelChanged(seq, symbol, side, level.price, level.total, self.version))
@@ -376,23 +321,31 @@ class OrderBook:
     # ---- queries --------------------------------------------------------------------
 
     def best_bid(self) -> int | None:
-        return -self._bid_keys[0] if self._bid_keys else None
+        best = self._bids.best
+        return None if best is None else best.price
 
     def best_ask(self) -> int | None:
-        return self._ask_keys[0] if self._ask_keys else None
+        best = self._asks.best
+        return None if best is None else best.price
 
     def depth(self, side: Side, limit: int = 50) -> list[tuple[int, int]]:
         """Return up to `limit` levels of one side as (price, total size), best first."""
-        levels = self._bids if side is BUY else self._asks
-        prices = sorted(levels, reverse=side is BUY)[:limit]
-        return [(p, levels[p].total) for p in prices]
+        found: list[tuple[int, int]] = []
+        for level in (self._bids if side is BUY else self._asks).levels():
+            if len(found) >= limit:
+                break
+            found.append((level.price, level.total))
+        return found
 
     def resting(self, side: Side) -> Iterator[tuple[PlaceOrder, int]]:
         """Yield one side's orders in priority order, as (command, remaining lots)."""
-        levels = self._bids if side is BUY else self._asks
-        for price in sorted(levels, reverse=side is BUY):
-            for order in levels[price].orders():
-                yield order.command, order.book_left
+        for level in (self._bids if side is BUY else self._asks).levels():
+            for order in level.orders():
+                yield order.command(), order.book_left
+
+    def find(self, user: int, order_id: int) -> Order | None:
+        """Return the resting order of `user` with `order_id`, if any."""
+        return self._orders.get(user, order_id)
 
     def __len__(self) -> int:
         return len(self._orders)
@@ -415,38 +368,28 @@ class OrderBook:
     ) -> "OrderBook":
         """Rebuild a book from `to_state`; `records` gives each order's record (risk's)."""
         book = cls(market)
-        for name, levels in (("bids", book._bids), ("asks", book._asks)):
+        for name, ladder in (("bids", book._bids), ("asks", book._asks)):
             for remaining, fields in state[name]:
-                placed = place_order_from_list(fields)
-                level = levels.get(placed.price)
-                if level is None:
-                    level = levels[placed.price] = Level(placed.side, placed.price)
-                order = records(placed)
-                order.book_left = remaining
-                order.level = level
-                level.append(order)
-                level.total += remaining
-                book._orders[placed.order_id] = order
-        book._bid_keys = [-p for p in book._bids]
-        book._ask_keys = list(book._asks)
-        heapify(book._bid_keys)
-        heapify(book._ask_keys)
+                order = records(place_order_from_list(fields))
+                ladder.at(order.price).append(order, remaining)
+                book._orders.add(order)
         book.trade_id = state["trade_id"]
         book.version = state["version"]
         return book
 
 
-def _accepted(cmd: PlaceOrder) -> OrderAccepted:
+def _accepted(order: Order) -> OrderAccepted:
     # A limit order never carries a quote quantity (risk refuses one that does).
-    return OrderAccepted(cmd.seq, cmd.ts, cmd.order_id, cmd.user, cmd.market, cmd.side,
-                         cmd.type, cmd.tif, cmd.price, cmd.qty, cmd.quote_qty,
-                         cmd.client_order_id)
+    return OrderAccepted(order.seq, order.ts, order.order_id, order.user, order.market,
+                         order.side, order.type, order.tif, order.price, order.qty,
+                         order.quote_qty, order.client_order_id)
 
 
-def _cancelled(cmd: PlaceOrder, left: int, reason: CancelReason) -> OrderCancelled:
-    return OrderCancelled(cmd.seq, cmd.ts, cmd.order_id, cmd.user, cmd.market, cmd.side, left,
-                          reason)
+def _cancelled(order: Order, left: int, reason: CancelReason) -> OrderCancelled:
+    return OrderCancelled(order.seq, order.ts, order.order_id, order.user, order.market,
+                          order.side, left, reason)
 
 
-def _rejected(cmd: PlaceOrder, reason: Reject) -> OrderRejected:
-    return OrderRejected(cmd.seq, cmd.ts, cmd.order_id, cmd.user, cmd.client_order_id, reason)
+def _rejected(order: Order, reason: Reject) -> OrderRejected:
+    return OrderRejected(order.seq, order.ts, order.order_id, order.user,
+                         order.client_order_id, reason)

@@ -8,7 +8,7 @@ match -> risk), in order, for one command:
     3. risk settles trades and releases holds.
 
 In one process risk and the books share each open order's record (`orders`), and the
-books settle through risk as they match (`book.Risk`, `settlement.Settlement`) rather
+books settle through risk as they match (`settlement.Settlement`) rather
 than risk reading their events back; the outcome is the same as the services' (a
 property test runs both).
 
@@ -71,26 +71,26 @@ class Exchange:
         return out
 
     def _execute(self, cmd: Command, out: list[Event]) -> None:
-        if cmd.seq <= self.seq:
+        seq = cmd.seq
+        if seq <= self.seq:
             return
-        self.seq = cmd.seq
         ledger = self.ledger
         match cmd:
             case PlaceOrder():
                 order = ledger.hold(cmd)
                 if isinstance(order, OrderRejected):
                     out.append(order)
-                    return
-                self.books[cmd.market].place(order.command, out, order)
-                if order.level is None:
-                    # Filled, cancelled or refused by the book: release what it still holds.
-                    close(order)
+                else:
+                    self.books[order.market].place(order, out)
+                    if order.level is None:
+                        # Filled, cancelled or refused by the book: release what it holds.
+                        close(order)
             case CancelOrder():
                 named = ledger.cancellable(cmd)
                 if isinstance(named, CancelRejected):
                     out.append(named)
                 else:
-                    self.books[named.command.market].remove(named, cmd.seq, cmd.ts, USER, out)
+                    self.books[named.market].remove(named, seq, cmd.ts, USER, out)
             case ReduceOrder():
                 reduction = ledger.reduce(cmd)
                 if isinstance(reduction, ReduceOrder):
@@ -104,6 +104,7 @@ class Exchange:
                 out.append(ledger.open_account(cmd))
             case _:
                 raise TypeError(f"expected a command, got {cmd.__class__.__name__}")
+        self.seq = seq
 
     # ---- state ----------------------------------------------------------------------
 

@@ -7,44 +7,24 @@ no terminal event until it leaves the book. `LevelChanged` reports the new total
 of a price level after every change, numbered per market by `version` with no gaps, so
 a client can check it missed nothing.
 
-Each event is a small class with read-only fields (compiled, writing one raises; mypy
-refuses it either way), built by its constructor with the fields in order. The core
-makes two or more for every command, and compiled, one of these costs a fifth of a
-`NamedTuple`, whose constructor is Python code the compiled core would call back into.
-`_Event` gives them what the services and tests use of a tuple: equality, iteration
-over the fields in order (the wire's arrays), a hash and a readable repr.
+Each event is a small native class with read-only fields (compiled, writing one raises;
+mypy refuses it either way), built by its constructor with the fields in order: see
+`message`. The core makes two or more for every command, and compiled, one of these
+costs a fifth of a `NamedTuple`, whose constructor is Python code the compiled core
+would call back into.
 """
 
-from collections.abc import Iterator
-from typing import Any, ClassVar, Final, final
+from typing import Final, final
 
 from mypy_extensions import mypyc_attr
 
+from exchange.core.message import Message
 from exchange.core.types import CancelReason, OrderType, Reject, Side, TimeInForce
-
-
-@mypyc_attr(acyclic=True)  # an event refers to no object that could refer back to it
-class _Event:
-    __slots__ = ()
-    _fields: ClassVar[tuple[str, ...]] = ()  # the fields, in the constructor's order
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter([getattr(self, name) for name in type(self)._fields])
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and list(self) == list(other)
-
-    def __hash__(self) -> int:
-        return hash((type(self).__name__, *self))
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in type(self)._fields)
-        return f"{type(self).__name__}({fields})"
 
 
 @final
 @mypyc_attr(acyclic=True)
-class AccountOpened(_Event):
+class AccountOpened(Message):
     __slots__ = ("seq", "ts", "user")
     _fields = ("seq", "ts", "user")
 
@@ -56,7 +36,7 @@ class AccountOpened(_Event):
 
 @final
 @mypyc_attr(acyclic=True)
-class OrderAccepted(_Event):
+class OrderAccepted(Message):
     __slots__ = ("client_order_id", "market", "order_id", "price", "qty", "quote_qty", "seq",
                  "side", "tif", "ts", "type", "user")
     _fields = ("seq", "ts", "order_id", "user", "market", "side", "type", "tif", "price", "qty",
@@ -80,7 +60,7 @@ class OrderAccepted(_Event):
 
 
 @mypyc_attr(acyclic=True)
-class _Refusal(_Event):
+class _Refusal(Message):
     """A command refused, with why; the two kinds differ in what was refused."""
 
     __slots__ = ("client_order_id", "order_id", "reason", "seq", "ts", "user")
@@ -114,7 +94,7 @@ class CancelRejected(_Refusal):
 
 @final
 @mypyc_attr(acyclic=True)
-class TradeExecuted(_Event):
+class TradeExecuted(Message):
     __slots__ = ("maker_fee", "maker_order_id", "maker_user", "market", "price", "qty", "seq",
                  "taker_fee", "taker_order_id", "taker_side", "taker_user", "trade_id", "ts")
     _fields = ("seq", "ts", "market", "trade_id", "price", "qty", "taker_side",
@@ -141,7 +121,7 @@ class TradeExecuted(_Event):
 
 @final
 @mypyc_attr(acyclic=True)
-class OrderReduced(_Event):
+class OrderReduced(Message):
     __slots__ = ("market", "order_id", "reduced_by", "remaining", "seq", "side", "ts", "user")
     _fields = ("seq", "ts", "order_id", "user", "market", "side", "reduced_by", "remaining")
 
@@ -159,7 +139,7 @@ class OrderReduced(_Event):
 
 @final
 @mypyc_attr(acyclic=True)
-class OrderCancelled(_Event):
+class OrderCancelled(Message):
     __slots__ = ("market", "order_id", "qty", "reason", "seq", "side", "ts", "user")
     _fields = ("seq", "ts", "order_id", "user", "market", "side", "qty", "reason")
 
@@ -177,7 +157,7 @@ class OrderCancelled(_Event):
 
 @final
 @mypyc_attr(acyclic=True)
-class OrderDone(_Event):
+class OrderDone(Message):
     """The order is completely filled (or, for a quote budget, spent) and has left."""
 
     __slots__ = ("market", "order_id", "seq", "side", "ts", "user")
@@ -195,7 +175,7 @@ class OrderDone(_Event):
 
 @final
 @mypyc_attr(acyclic=True)
-class LevelChanged(_Event):
+class LevelChanged(Message):
     __slots__ = ("market", "price", "qty", "seq", "side", "version")
     _fields = ("seq", "market", "side", "price", "qty", "version")
 
@@ -211,7 +191,7 @@ class LevelChanged(_Event):
 
 @final
 @mypyc_attr(acyclic=True)
-class BalancesChanged(_Event):
+class BalancesChanged(Message):
     """A user's balances after something changed them: (asset, available, held) each.
 
     Risk reports these so that gateways show balances without redoing risk's arithmetic.

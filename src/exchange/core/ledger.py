@@ -17,10 +17,11 @@ Invariants (checked by the property tests after every command)
       plus held equals what was granted. Fees move quote from traders to the fee account.
 
 Layout
-    Each account (`settlement.Account`) keeps its balances in one list and its open
-    orders in a dict by order id, oldest first: the records of `orders`. An order id is
-    unique per user: each account's dict is also what proves that a cancel names the
-    user's own order, and what cancel-all walks. Balances are Python ints: no overflow.
+    Each account (`settlement.Account`) keeps one `Balance` per asset and its open
+    orders' records (see `orders`), oldest first, which cancel-all and the snapshot
+    walk. The ledger files every open record by (user, order id) in one index
+    (`orders.OrderIndex`): an order id is unique per user, and that lookup is what proves
+    that a cancel names the user's own order. Balances are Python ints: no overflow.
 
 Partitioning
     A ledger may own only some users (one risk partition). `apply` settles only the
@@ -50,11 +51,16 @@ from exchange.core.events import (
     TradeExecuted,
 )
 from exchange.core.markets import Config
-from exchange.core.orders import Order
+from exchange.core.orders import Order, OrderIndex
 from exchange.core.settlement import Account, Settlement, Terms, close, reduced, settle
 from exchange.core.types import OrderType, Reject, Side, TimeInForce
 
 FEE_ACCOUNT: Final = 0  # the user id that collects fees; no one can trade as it
+# Order ids are positive and under 2^62: compiled, an int below that compares in machine
+# integers, and anything larger as a Python object (which costs ten times as much).
+MAX_ID: Final = (1 << 62) - 1
+# User ids come from a counter and index a list of accounts: the most one ledger takes.
+USER_LIMIT: Final = 1 << 24
 BUY: Final = Side.BUY  # constants, not lookups in the module's dict (see book.py)
 LIMIT: Final = OrderType.LIMIT
 
@@ -63,23 +69,41 @@ class Ledger:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._assets = tuple(a.code for a in config.assets)
-        self._offset = {code: 2 * i for i, code in enumerate(self._assets)}
-        self._terms = {m.symbol: Terms(m, self._offset[m.base.code], self._offset[m.quote.code])
+        self._position = {code: i for i, code in enumerate(self._assets)}
+        self._orders = OrderIndex()  # every open order's record, by (user, order id)
+        self._accounts: list[Account | None] = [None]  # by user id; 0 is no one's
+        self._fee_account = self._new_account(FEE_ACCOUNT)
+        fees = self._fee_account.balances
+        self._terms = {m.symbol: Terms(m, self._position[m.base.code],
+                                       self._position[m.quote.code],
+                                       fees[self._position[m.quote.code]])
                        for m in config.markets}
-        self._width = 2 * len(self._assets)  # balances per account
-        self._accounts: dict[int, Account] = {}
-        self._fee_account = Account(FEE_ACCOUNT, self._width)
         self.granted: dict[str, int] = dict.fromkeys(self._assets, 0)
+
+    def _new_account(self, user: int) -> Account:
+        return Account(user, len(self._assets), self._orders)
+
+    def _add_account(self, user: int) -> Account:
+        account = self._new_account(user)
+        accounts = self._accounts
+        if user >= len(accounts):
+            accounts.extend([None] * (user + 1 - len(accounts)))
+        accounts[user] = account
+        return account
 
     # ---- commands from users --------------------------------------------------------
 
     def open_account(self, cmd: OpenAccount) -> AccountOpened | OrderRejected:
         """Create an account with the configured starting grant."""
-        if cmd.user in self._accounts or cmd.user <= 0:
-            return OrderRejected(cmd.seq, cmd.ts, 0, cmd.user, "", Reject.ACCOUNT_EXISTS)
-        account = self._accounts[cmd.user] = Account(cmd.user, self._width)
+        user = cmd.user
+        if not 0 < user < USER_LIMIT:
+            return OrderRejected(cmd.seq, cmd.ts, 0, user, "", Reject.INVALID_ACCOUNT)
+        if self.has_account(user):
+            return OrderRejected(cmd.seq, cmd.ts, 0, user, "", Reject.ACCOUNT_EXISTS)
+        account = self._add_account(user)
         for code, amount in self.config.grants:
-            account.add(self._offset[code], amount)
+            balance = account.balances[self._position[code]]
+            balance.available = balance.available + amount
             self.granted[code] += amount
         return AccountOpened(cmd.seq, cmd.ts, cmd.user)
 
@@ -88,21 +112,22 @@ class Ledger:
         checked = self.hold(cmd)
         if isinstance(checked, OrderRejected):
             return checked
-        return checked.command
+        return cmd if checked.budget == cmd.budget else checked.command()
 
     def hold(self, cmd: PlaceOrder) -> Order | OrderRejected:
         """Hold what the order may cost and return its record (see `orders`), or refuse it.
 
-        The record's command is what the book must be given: a market buy by quantity
-        alone learns there the budget risk held for it.
+        The record is what the book must be given: a market buy by quantity alone learns
+        there the budget risk held for it.
         """
-        _, _, order_id, user, symbol, side, kind, _, price, qty, quote_qty, client_id, _, _ = cmd
-        account = self._accounts.get(user)
+        order_id, user, side, kind = cmd.order_id, cmd.user, cmd.side, cmd.type
+        price, qty, quote_qty, client_id = cmd.price, cmd.qty, cmd.quote_qty, cmd.client_order_id
+        account = self._account(user)
         if account is None:
             return _rejected(cmd, Reject.UNKNOWN_ACCOUNT)
-        if cmd.budget:  # risk's to set, not the sender's
+        if cmd.budget or not 0 < order_id <= MAX_ID:  # the budget is risk's to set
             return _rejected(cmd, Reject.INVALID_ORDER)
-        terms = self._terms.get(symbol)
+        terms = self._terms.get(cmd.market)
         if terms is None:
             return _rejected(cmd, Reject.UNKNOWN_MARKET)
         market = terms.market
@@ -118,20 +143,20 @@ class Ledger:
             if isinstance(checked, OrderRejected):
                 return checked
             need = checked
-        orders = account.orders
-        if order_id in orders:
+        if self._orders.get(user, order_id) is not None:
             return _rejected(cmd, Reject.DUPLICATE_ORDER_ID)
         if client_id and client_id in account.client_ids:
             return _rejected(cmd, Reject.DUPLICATE_CLIENT_ORDER_ID)
-        offset = terms.quote if buy else terms.base
-        if account.balances[offset] < need:
+        if account.balances[terms.quote if buy else terms.base].available < need:
             return _rejected(cmd, Reject.INSUFFICIENT_FUNDS)
-        account.hold(offset, need)
+        order = Order(cmd)
         if buy and kind is not LIMIT and need != quote_qty:
-            cmd = cmd._replace(budget=need)  # what the book may spend
-        order = orders[order_id] = Order(cmd, qty, need, account, offset)
-        if client_id:
-            account.client_ids[client_id] = order_id
+            order.budget = need  # what the book may spend
+        _file(order, account, terms, need, qty)
+        holds = order.holds
+        assert holds is not None
+        holds.available = holds.available - need
+        holds.held = holds.held + need
         return order
 
     def _market_order_need(
@@ -149,14 +174,15 @@ class Ledger:
         if quote_qty < 0 or not (qty or quote_qty):
             return _rejected(cmd, Reject.INVALID_QUANTITY)
         # Risk cannot see the book, so a buy by quantity alone may spend all it has.
-        need = quote_qty or account.balances[terms.quote]
+        need = quote_qty or account.balances[terms.quote].available
         return need if need else _rejected(cmd, Reject.INSUFFICIENT_FUNDS)
 
     def cancellable(self, cmd: CancelOrder) -> Order | CancelRejected:
         """Return the open order a cancel names if it is the user's own, or the refusal."""
-        order = self.find(cmd.user, cmd.order_id, cmd.client_order_id)
+        user, order_id, client_id = cmd.user, cmd.order_id, cmd.client_order_id
+        order = self.find(user, order_id, client_id)
         if order is None:
-            return CancelRejected(cmd.seq, cmd.ts, cmd.order_id, cmd.user, cmd.client_order_id,
+            return CancelRejected(cmd.seq, cmd.ts, order_id, user, client_id,
                                   Reject.UNKNOWN_ORDER)
         return order
 
@@ -165,42 +191,41 @@ class Ledger:
         order = self.cancellable(cmd)
         if isinstance(order, CancelRejected):
             return order
-        placed = order.command
-        return CancelOrder(cmd.seq, cmd.ts, cmd.user, placed.order_id, cmd.client_order_id,
-                           placed.market)
+        return CancelOrder(cmd.seq, cmd.ts, cmd.user, order.order_id, cmd.client_order_id,
+                           order.market)
 
     def reduce(self, cmd: ReduceOrder) -> ReduceOrder | CancelRejected:
-        """Check the order is the user's own and the reduction positive; name it for the book."""
+        """Check the order is the user's own and the reduction positive; name it for the book.
+
+        A reduction by more than the order has left is one by what it has left: either
+        cancels it.
+        """
         order = self.find(cmd.user, cmd.order_id, cmd.client_order_id)
         if order is None or cmd.reduce_by <= 0:
             reason = Reject.UNKNOWN_ORDER if order is None else Reject.INVALID_QUANTITY
             return CancelRejected(cmd.seq, cmd.ts, cmd.order_id, cmd.user, cmd.client_order_id,
                                   reason)
-        placed = order.command
-        return ReduceOrder(cmd.seq, cmd.ts, cmd.user, placed.order_id, cmd.reduce_by,
-                           cmd.client_order_id, placed.market)
+        return ReduceOrder(cmd.seq, cmd.ts, cmd.user, order.order_id,
+                           min(cmd.reduce_by, order.risk_left), cmd.client_order_id,
+                           order.market)
 
     def cancel_all(self, cmd: CancelAll) -> list[CancelOrder]:
         """Expand into one cancel per open order of the user (in `cmd.market`, if given)."""
-        account = self._accounts.get(cmd.user)
+        account = self._account(cmd.user)
         if account is None:
             return []
-        cancels = []
-        for order_id, order in account.orders.items():
-            placed = order.command
-            if not cmd.market or placed.market == cmd.market:
-                cancels.append(CancelOrder(cmd.seq, cmd.ts, cmd.user, order_id,
-                                           placed.client_order_id, placed.market))
-        return cancels
+        return [CancelOrder(cmd.seq, cmd.ts, cmd.user, order.order_id, order.client_order_id,
+                            order.market)
+                for order in account.orders() if not cmd.market or order.market == cmd.market]
 
     def find(self, user: int, order_id: int, client_order_id: str = "") -> Order | None:
         """Return the open order of `user` named by `order_id`, or by client id if that is 0."""
-        account = self._accounts.get(user)
-        if account is None:
-            return None
         if not order_id:
-            order_id = account.client_ids.get(client_order_id, 0)
-        return account.orders.get(order_id)
+            account = self._account(user)
+            return None if account is None else account.client_ids.get(client_order_id)
+        if not (0 < order_id <= MAX_ID and 0 < user < USER_LIMIT):
+            return None  # no such id is ever given
+        return self._orders.get(user, order_id)
 
     # ---- events from the book -------------------------------------------------------
 
@@ -211,11 +236,13 @@ class Ledger:
                 case TradeExecuted():
                     self._settle(event)
                 case OrderDone() | OrderCancelled() | OrderRejected():
-                    self._close(event.user, event.order_id)
+                    order = self.find(event.user, event.order_id)
+                    if order is not None:
+                        close(order)
                 case OrderReduced():
                     order = self.find(event.user, event.order_id)
                     if order is not None:
-                        reduced(order, self._terms[event.market], event.remaining)
+                        reduced(order, self._terms[event.market].market, event.remaining)
                 case _:
                     pass  # nothing of risk's: an acceptance, a level's change
 
@@ -223,35 +250,25 @@ class Ledger:
         terms = self._terms[trade.market]
         qty = trade.qty
         notional = terms.market.notional(trade.price, qty)
-        accounts = self._accounts
         for user, order_id, fee in ((trade.maker_user, trade.maker_order_id, trade.maker_fee),
                                     (trade.taker_user, trade.taker_order_id, trade.taker_fee)):
-            account = accounts.get(user)
-            if account is None:
-                continue  # another partition's user
-            order = account.orders.get(order_id)
-            if order is None:
-                continue  # not an open order here: nothing to settle
-            settle(order, terms, qty, notional, fee)
-            self._fee_account.add(terms.quote, fee)
-
-    def _close(self, user: int, order_id: int) -> None:
-        account = self._accounts.get(user)
-        order = account.orders.get(order_id) if account is not None else None
-        if order is not None:
-            close(order)
+            order = self.find(user, order_id)
+            if order is not None:  # else another partition's user, or no longer open
+                settle(order, terms, qty, notional, fee)
 
     def settlement(self, symbol: str) -> Settlement:
-        """Return what settles the fills of `symbol`'s book as they happen (`book.Risk`)."""
-        return Settlement(self._terms[symbol], self._fee_account)
+        """Return what settles the fills of `symbol`'s book as they happen."""
+        return Settlement(self._terms[symbol])
 
     # ---- queries --------------------------------------------------------------------
 
     def balance(self, user: int, asset: str) -> tuple[int, int]:
         """Return (available, held) in minor units."""
-        account = self._fee_account if user == FEE_ACCOUNT else self._accounts[user]
-        offset = self._offset[asset]
-        return account.balances[offset], account.balances[offset + 1]
+        account = self._fee_account if user == FEE_ACCOUNT else self._account(user)
+        if account is None:
+            raise KeyError(user)
+        balance = account.balances[self._position[asset]]
+        return balance.available, balance.held
 
     def balances(self, user: int) -> dict[str, tuple[int, int]]:
         """Return every asset's (available, held) of one account."""
@@ -259,31 +276,42 @@ class Ledger:
 
     def balance_rows(self, user: int) -> tuple[tuple[str, int, int], ...]:
         """Return (asset, available, held) for every asset of one account."""
-        balances = self._accounts[user].balances
+        account = self._account(user)
+        if account is None:
+            raise KeyError(user)
+        balances = account.balances
         # A list first: building a tuple from a generator costs several times more.
-        return tuple([(code, balances[offset], balances[offset + 1])
-                      for code, offset in self._offset.items()])
+        return tuple([(code, balances[i].available, balances[i].held)
+                      for i, code in enumerate(self._assets)])
 
     def has_account(self, user: int) -> bool:
-        return user in self._accounts
+        return self._account(user) is not None
+
+    def _account(self, user: int) -> Account | None:
+        accounts = self._accounts
+        return accounts[user] if 0 < user < len(accounts) else None
 
     def accounts(self) -> list[Account]:
         """Return every account, the fee account first."""
-        return [self._fee_account, *self._accounts.values()]
+        return [self._fee_account, *[a for a in self._accounts if a is not None]]
 
     def open_orders(self, user: int) -> list[tuple[PlaceOrder, int, int]]:
         """Return a user's open orders, oldest first, as (command, remaining lots, held)."""
-        account = self._accounts.get(user)
+        account = self._account(user)
         if account is None:
             return []
-        return [(o.command, o.risk_left, o.held) for o in account.orders.values()]
+        return [(o.command(), o.risk_left, o.held) for o in account.orders()]
+
+    def open_count(self) -> int:
+        """Count the open orders of every account."""
+        return len(self._orders)
 
     def totals(self) -> dict[str, int]:
         """Sum available + held per asset over every account, the fee account included."""
         accounts = self.accounts()
         return {
-            code: sum(a.balances[offset] + a.balances[offset + 1] for a in accounts)
-            for code, offset in self._offset.items()
+            code: sum(a.balances[i].available + a.balances[i].held for a in accounts)
+            for i, code in enumerate(self._assets)
         }
 
     # ---- state ----------------------------------------------------------------------
@@ -308,23 +336,27 @@ class Ledger:
         ledger = cls(config)
         ledger.granted = {code: amount for code, amount in state["granted"]}
         for user, balances, holds in state["accounts"]:
-            if user == FEE_ACCOUNT:
-                account = ledger._fee_account
-            else:
-                account = ledger._accounts[user] = Account(user, ledger._width)
+            account = ledger._fee_account if user == FEE_ACCOUNT else ledger._add_account(user)
             for code, available, held in balances:
-                offset = ledger._offset[code]
-                account.balances[offset] = available
-                account.balances[offset + 1] = held
+                balance = account.balances[ledger._position[code]]
+                balance.available, balance.held = available, held
             for held, remaining, fields in holds:
-                placed = place_order_from_list(fields)
-                terms = ledger._terms[placed.market]
-                offset = terms.quote if placed.side is BUY else terms.base
-                account.orders[placed.order_id] = Order(placed, remaining, held, account,
-                                                        offset)
-                if placed.client_order_id:
-                    account.client_ids[placed.client_order_id] = placed.order_id
+                order = Order(place_order_from_list(fields))
+                _file(order, account, ledger._terms[order.market], held, remaining)
         return ledger
+
+
+def _file(order: Order, account: Account, terms: Terms, held: int, remaining: int) -> None:
+    """Make `order` risk's record of an open order of `account` that holds `held` (the
+    balances are the caller's to move)."""
+    balances = account.balances
+    base, quote = balances[terms.base], balances[terms.quote]
+    buy = order.side is BUY
+    order.holds, order.gets = (quote, base) if buy else (base, quote)
+    order.account = account
+    order.held = held
+    order.risk_left = remaining
+    account.add(order)
 
 
 def _rejected(cmd: PlaceOrder, reason: Reject) -> OrderRejected:

@@ -1,9 +1,11 @@
 """Risk's side of a trade, a cancel and a reduction: moving money between balances.
 
-An account keeps its balances in one list, available then held for each asset in the
-configuration's order (`Account`). An order's record (`orders.Order`) knows its account
-and where the held asset's balance starts in it (`offset`), so settling and releasing
-index small constant offsets and never look an account up.
+An account keeps one `Balance` per asset, in the configuration's order: what is
+available and what open orders hold. An order's record (`orders.Order`) points at the
+two balances it settles against, the one it holds from (`holds`) and the one its trades
+pay into (`gets`), so settling and releasing never look an account or an asset up.
+Balances are Python ints (compiled: tagged, unboxed while they fit 63 bits), so no sum
+of them can overflow.
 
 What an order holds is always its remaining obligation:
 
@@ -15,138 +17,185 @@ so each fill releases what the filled part no longer needs (a fill at a better p
 as maker at a lower fee), and the end of an order releases the rest.
 
 `Settlement` is how a book in the same process as the ledger (`Exchange`) reports what
-matching does, with the records in hand (`book.Risk`); apart, the ledger reads the same
+matching does, with the records in hand (`book.OrderBook.risk`); apart, the ledger reads the same
 from the book's events (`Ledger.apply`). Both settle through the functions here.
 """
 
+from collections.abc import Iterator
 from typing import Final
 
+from mypy_extensions import i64
+
 from exchange.core.markets import Market
-from exchange.core.orders import Order
+from exchange.core.orders import Order, OrderIndex
 from exchange.core.types import OrderType, Side
 
 BUY: Final = Side.BUY  # constants, not lookups in the module's dict (see book.py)
 LIMIT: Final = OrderType.LIMIT
 
 
+class Balance:
+    """One asset of one account, in minor units."""
+
+    __slots__ = ("available", "held")
+
+    def __init__(self) -> None:
+        self.available = 0
+        self.held = 0
+
+
 class Account:
-    __slots__ = ("balances", "client_ids", "orders", "user")
+    """A user's balances, the open orders' records oldest first, and their client ids.
 
-    def __init__(self, user: int, width: int) -> None:
+    The records are also filed by (user, order id) in an index the ledger's accounts
+    share (`index`): the one lookup that proves an order is the user's own.
+    """
+
+    __slots__ = ("balances", "client_ids", "index", "newest", "oldest", "open", "user")
+
+    def __init__(self, user: int, assets: int, index: OrderIndex) -> None:
         self.user = user
-        self.balances = [0] * width  # available, held of each asset
-        self.orders: dict[int, Order] = {}  # open orders by id, oldest first
-        self.client_ids: dict[str, int] = {}  # client order id -> order id, open orders only
+        self.balances = [Balance() for _ in range(assets)]
+        self.index = index
+        # Open orders, linked through their records (`Order.older`, `Order.newer`).
+        self.oldest: Order | None = None
+        self.newest: Order | None = None
+        self.open = 0
+        self.client_ids: dict[str, Order] = {}  # open orders that have one, by client id
 
-    # Compiled, `balances[i] += x` is a generic number operation; `balances[i] = ... + x`
-    # stays in machine integers while the amounts fit them.
+    def add(self, order: Order) -> None:
+        """Count `order` among the open ones, newest."""
+        newest = self.newest
+        if newest is None:
+            self.oldest = order
+        else:
+            newest.newer = order
+            order.older = newest
+        self.newest = order
+        self.open += 1
+        self.index.add(order)
+        if order.client_order_id:
+            self.client_ids[order.client_order_id] = order
 
-    def add(self, index: int, amount: int) -> None:
-        """Add `amount` (less than 0: take it) to the balance at `index`."""
-        balances = self.balances
-        balances[index] = balances[index] + amount
+    def remove(self, order: Order) -> None:
+        older, newer = order.older, order.newer
+        if older is None:
+            self.oldest = newer
+        else:
+            older.newer = newer
+        if newer is None:
+            self.newest = older
+        else:
+            newer.older = older
+        order.older = order.newer = None
+        self.open -= 1
+        self.index.remove(order)
+        if order.client_order_id:
+            del self.client_ids[order.client_order_id]
 
-    def hold(self, offset: int, amount: int) -> None:
-        """Move `amount` of the asset at `offset` from available to held."""
-        balances = self.balances
-        balances[offset] = balances[offset] - amount
-        balances[offset + 1] = balances[offset + 1] + amount
+    def orders(self) -> Iterator[Order]:
+        """Yield the open orders, oldest first."""
+        order = self.oldest
+        while order is not None:
+            yield order
+            order = order.newer
 
 
 class Terms:
-    """A market as risk sees it: the market, and where its assets' balances start in an
-    account's list."""
+    """A market as risk sees it: the market, where its assets are in an account's
+    balances, and the fee account's balance of its quote asset, which fees go to."""
 
-    __slots__ = ("base", "market", "quote")
+    __slots__ = ("base", "fees", "market", "quote")
 
-    def __init__(self, market: Market, base: int, quote: int) -> None:
+    def __init__(self, market: Market, base: int, quote: int, fees: Balance) -> None:
         self.market = market
         self.base = base
         self.quote = quote
+        self.fees = fees
 
 
-def account_of(order: Order) -> Account:
-    account = order.account
-    assert account is not None, "risk's record of an order has its account"
-    return account
-
-
-def settle(order: Order, terms: Terms, qty: int, notional: int, fee: int) -> None:
+def settle(order: Order, terms: Terms, qty: i64, notional: i64, fee: i64) -> None:
     """Settle one side of a trade of `qty` lots worth `notional` quote, paying `fee`."""
     held = order.held
     remaining = order.risk_left = order.risk_left - qty
-    placed = order.command
-    market = terms.market
-    account = account_of(order)
-    if placed.side is BUY:
+    holds, gets, market = order.holds, order.gets, terms.market
+    assert holds is not None and gets is not None, "risk's record has its balances"
+    if order.side is BUY:
         cost = notional + fee
-        still_needed: int
-        if placed.type is LIMIT:
-            still_needed = market.buy_obligation(placed.price, remaining)
+        still_needed: i64
+        if order.type is LIMIT:
+            still_needed = market.buy_obligation(order.price, remaining)
         else:
             still_needed = held - cost
-        account.add(terms.quote + 1, still_needed - held)
-        account.add(terms.quote, held - still_needed - cost)
+        holds.held = holds.held + (still_needed - held)
+        holds.available = holds.available + (held - still_needed - cost)
         order.held = still_needed
-        account.add(terms.base, market.base_amount(qty))
+        gets.available = gets.available + market.base_amount(qty)
     else:
-        base_amount: int = market.base_amount(qty)
+        base_amount = market.base_amount(qty)
         order.held = held - base_amount
-        account.add(terms.base + 1, -base_amount)
-        account.add(terms.quote, notional - fee)
+        holds.held = holds.held - base_amount
+        gets.available = gets.available + (notional - fee)
+    if fee:
+        fees = terms.fees
+        fees.available = fees.available + fee
 
 
-def release(order: Order, amount: int) -> None:
+def release(order: Order, amount: i64) -> None:
     """Move `amount` of what `order` holds back to its owner's available balance."""
-    account_of(order).hold(order.offset, -amount)
+    holds = order.holds
+    assert holds is not None, "risk's record has its balances"
+    holds.held = holds.held - amount
+    holds.available = holds.available + amount
     order.held -= amount
 
 
 def close(order: Order) -> None:
-    """Take an order out of its account's open orders, free its client order id and
-    release all it still holds (nothing, for one that filled)."""
-    account, placed = account_of(order), order.command
-    del account.orders[placed.order_id]
-    if placed.client_order_id:
-        del account.client_ids[placed.client_order_id]
+    """Take an order out of its account's open orders and release all it still holds
+    (nothing, for one that filled)."""
+    account = order.account
+    assert account is not None, "risk's record has its account"
+    account.remove(order)
     if order.held:
         release(order, order.held)
 
 
-def reduced(order: Order, terms: Terms, remaining: int) -> None:
+def reduced(order: Order, market: Market, remaining: i64) -> None:
     """Release what an order reduced to `remaining` lots no longer needs."""
     order.risk_left = remaining
-    placed = order.command
-    if placed.side is BUY:
-        still_needed = terms.market.buy_obligation(placed.price, remaining)
+    if order.side is BUY:
+        still_needed = market.buy_obligation(order.price, remaining)
     else:
-        still_needed = terms.market.base_amount(remaining)
+        still_needed = market.base_amount(remaining)
     release(order, order.held - still_needed)
 
 
 class Settlement:
-    """Risk's side of one market's matching in the book's own process (`book.Risk`)."""
+    """Risk in the same process as one market's book, told what matching does as it
+    does it.
 
-    __slots__ = ("fees", "terms")
+    The book reports each fill's resting side at once (`fill`), the incoming order's side
+    once for all it took (`took`), and every resting order that is reduced or leaves
+    without filling (cancelled, reduced to nothing, cancelled by self-trade prevention),
+    with the records in hand: risk then needs no events and no lookups, and settles the
+    taker once however many orders it met (see `Exchange`).
+    """
 
-    def __init__(self, terms: Terms, fees: Account) -> None:
+    __slots__ = ("terms",)
+
+    def __init__(self, terms: Terms) -> None:
         self.terms = terms
-        self.fees = fees  # the fee account
 
-    def fill(self, maker: Order, notional: int, qty: int, fee: int) -> None:
+    def fill(self, maker: Order, notional: i64, qty: i64, fee: i64) -> None:
         settle(maker, self.terms, qty, notional, fee)
-        if fee:
-            self.fees.add(self.terms.quote, fee)
         if not maker.risk_left:  # filled: it held exactly what it paid
             close(maker)
 
-    def took(self, taker: Order, notional: int, qty: int, fee: int) -> None:
+    def took(self, taker: Order, notional: i64, qty: i64, fee: i64) -> None:
         settle(taker, self.terms, qty, notional, fee)
-        if fee:
-            self.fees.add(self.terms.quote, fee)
 
-    def reduced(self, order: Order, remaining: int) -> None:
-        reduced(order, self.terms, remaining)
+    def reduced(self, order: Order, remaining: i64) -> None:
+        reduced(order, self.terms.market, remaining)
 
     def closed(self, order: Order) -> None:
         close(order)

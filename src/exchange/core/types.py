@@ -47,6 +47,7 @@ class Reject(IntEnum):
     DUPLICATE_ORDER_ID = 2004
     DUPLICATE_CLIENT_ORDER_ID = 2005
     UNKNOWN_ORDER = 2006  # no open order of this user has that id
+    INVALID_ACCOUNT = 2007  # a user id no ledger can take (see `ledger.USER_LIMIT`)
     POST_ONLY_WOULD_TAKE = 3001
     FOK_CANNOT_FILL = 3002
     ORDER_NOT_IN_BOOK = 3003  # filled or cancelled while the command was in flight

@@ -119,7 +119,7 @@ def _convert(config: Config, bus: SqliteBus, store: SqliteStore) -> tuple[int, E
     except (ValueError, KeyError) as error:
         raise MigrationError(f"the old services disagree ({error}); start the previous "
                              "version once on this directory, then this one") from error
-    held = sum(len(account.orders) for account in exchange.ledger.accounts())
+    held = exchange.ledger.open_count()
     resting = sum(len(book) for book in exchange.books.values())
     if held != resting:
         raise MigrationError(f"risk holds for {held} open orders but {resting} rest in the "

@@ -12,6 +12,7 @@ from exchange.core.book import OrderBook
 from exchange.core.commands import CancelOrder, PlaceOrder, ReduceOrder
 from exchange.core.events import Event, LevelChanged, TradeExecuted
 from exchange.core.markets import Config
+from exchange.core.orders import Order
 from exchange.services import topics
 from exchange.services.processor import Processor
 from exchange.services.wire import decode, encode
@@ -49,7 +50,7 @@ class MatchService(Processor):
         events: list[Event] = []
         match command:
             case PlaceOrder():
-                self.books[command.market].place(command, events)
+                self.books[command.market].place(Order(command), events)
             case CancelOrder():
                 self.books[command.market].cancel(command, events)
             case ReduceOrder():

@@ -1,18 +1,18 @@
 """Commands and events on the bus: one JSON array each, `[type code, *fields]`.
 
-A command is a NamedTuple and an event iterates over its fields, so either is an array
-in declaration order, and enums travel as their ints. Decoding rebuilds the enums: a
-command's from its annotations, an event's from `events.ENUM_FIELDS` (a compiled class
-keeps no annotations). Codes are part of the wire format: never reuse one.
+A command or an event iterates over its fields (see `core.message`), so either is an
+array in declaration order, and enums travel as their ints. Decoding rebuilds the enums
+from `commands.ENUM_FIELDS` and `events.ENUM_FIELDS` (a compiled class keeps no
+annotations). Codes are part of the wire format: never reuse one.
 """
 
-import typing
 from collections.abc import Callable
 from enum import IntEnum
 from typing import Any
 
 import orjson
 
+from exchange.core.commands import ENUM_FIELDS as COMMAND_ENUM_FIELDS
 from exchange.core.commands import (
     CancelAll,
     CancelOrder,
@@ -76,16 +76,7 @@ def encode(message: Message) -> bytes:
 
 def _decoder(cls: type) -> Callable[[list[Any]], Any]:
     names: tuple[str, ...] = cls._fields  # type: ignore[attr-defined]
-    if CODES[cls] > 100:  # an event
-        kinds: dict[str, Any] = ENUM_FIELDS.get(cls, {})
-        defaults: dict[str, Any] = {}
-
-        def build(fields: list[Any]) -> Any:
-            return cls(*fields)
-    else:  # a command: a NamedTuple, with its annotations and defaults
-        kinds = typing.get_type_hints(cls)
-        defaults = cls._field_defaults  # type: ignore[attr-defined]
-        build = cls._make  # type: ignore[attr-defined]
+    kinds = {**COMMAND_ENUM_FIELDS, **ENUM_FIELDS}.get(cls, {})
     # Each enum field as a value -> member table: a dict lookup costs a fraction of
     # calling the enum class.
     enums = [(names.index(name), {member.value: member for member in kind})
@@ -94,17 +85,17 @@ def _decoder(cls: type) -> Callable[[list[Any]], Any]:
     rows = [names.index("balances")] if cls is BalancesChanged else []
 
     def decode_fields(fields: list[Any]) -> Any:
-        if len(fields) < len(names):
-            # Written before fields were added at the end (with defaults): the journal
-            # of an older version still replays. `KeyError`: a field without a default.
-            fields.extend([defaults[name] for name in names[len(fields):]])
-        if len(fields) != len(names):
+        # Fewer fields than names: written before fields were added at the end, with
+        # defaults, and the constructor gives those (`TypeError`: a field without one).
+        # The journal of an older version still replays.
+        if len(fields) > len(names):
             raise ValueError(f"{len(fields)} fields for the {len(names)} of {cls.__name__}")
         for index, members in enums:
-            fields[index] = members[fields[index]]  # KeyError: not a member
+            if index < len(fields):
+                fields[index] = members[fields[index]]  # KeyError: not a member
         for index in rows:  # JSON arrays of arrays back into tuples of tuples
             fields[index] = tuple(map(tuple, fields[index]))
-        return build(fields)
+        return cls(*fields)
 
     return decode_fields
 

@@ -37,6 +37,7 @@ _REFUSALS: dict[Reject, tuple[int, str]] = {
     Reject.UNKNOWN_MARKET: (404, "no such market"),
     Reject.UNKNOWN_ACCOUNT: (400, "this user has no trading account yet"),
     Reject.ACCOUNT_EXISTS: (409, "the account exists already"),
+    Reject.INVALID_ACCOUNT: (400, "no account can have that user id"),
     Reject.INSUFFICIENT_FUNDS: (400, "not enough available funds for this order"),
     Reject.DUPLICATE_ORDER_ID: (409, "an order with this id exists already"),
     Reject.DUPLICATE_CLIENT_ORDER_ID: (400, "you have an open order with this client_order_id"),
