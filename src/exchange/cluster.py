@@ -78,6 +78,7 @@ def run_gateway(wiring: Wiring, host: str, port: int) -> int:
     from exchange.services.accounts import Accounts  # noqa: PLC0415
     from exchange.services.busdriver import BusDriver  # noqa: PLC0415
     from exchange.services.gateway import Gateway  # noqa: PLC0415
+    from exchange.services.sealing import Sealer  # noqa: PLC0415
     from exchange.store.redis_models import RedisModels  # noqa: PLC0415
     from exchange.web.app import create_app  # noqa: PLC0415
 
@@ -85,7 +86,10 @@ def run_gateway(wiring: Wiring, host: str, port: int) -> int:
     # What any gateway folds is recorded in Redis, and REST reads it there.
     models = RedisModels(wiring.config, wiring.redis, wiring.namespace)
     gateway = Gateway(wiring.config, store, BusDriver(bus), models=models)
-    app = create_app(wiring.config, gateway, Accounts(store))
+    sealing = os.environ.get("EXCHANGE_SEALING_KEY_FILE",
+                             f".exchange/{wiring.namespace or 'exchange'}.sealing.key")
+    app = create_app(wiring.config, gateway,
+                     Accounts(store, sealer=Sealer.from_file(Path(sealing))))
     server = Server.of(app, host, port)
 
     async def serve() -> None:

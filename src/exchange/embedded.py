@@ -30,6 +30,7 @@ from exchange.pipeline.pipeline import Pipeline
 from exchange.pipeline.snapshots import Snapshots
 from exchange.services.accounts import Accounts
 from exchange.services.gateway import Gateway
+from exchange.services.sealing import Sealer
 from exchange.settings import remember
 from exchange.store.sqlite import SqliteStore
 from exchange.web.app import create_app
@@ -80,7 +81,8 @@ def _run(settings: Settings) -> int:
                         snapshot_every=settings.snapshot_every,
                         snapshot_seconds=settings.snapshot_seconds, on_failure=stop_serving)
     gateway = Gateway(config, store, pipeline)
-    app = create_app(config, gateway, Accounts(store))
+    app = create_app(config, gateway,
+                     Accounts(store, sealer=Sealer.from_file(data_dir / "sealing.key")))
     server = Server.of(app, settings.host, settings.port)
 
     async def serve() -> None:

@@ -105,6 +105,12 @@ class StoreContract(ABC):
         assert store.api_key("k1") == (first, b"s1")
         assert store.api_key("nope") is None
 
+    def test_a_key_keeps_its_kind_and_permissions(self, store: Store) -> None:
+        signed = ApiKey("h" * 64, 1, "bot", 100, kind="hmac", permissions="read")
+        store.create_api_key(signed, b"\x00sealed\xff")
+        assert store.api_key("h" * 64) == (signed, b"\x00sealed\xff")
+        assert store.api_keys(1) == [signed]
+
     def test_keys_created_at_the_same_time_list_in_creation_order(self, store: Store) -> None:
         keys = [ApiKey(f"k{i}", 1, "", 100) for i in (3, 1, 2)]
         for key in keys:

@@ -228,9 +228,10 @@ def test_api_keys(exchange_server: str, alice: User, bob: User) -> None:
     created = alice.http.post("/api-keys", json={"label": "bot"})
     assert created.status_code == 201, created.text
     key: dict[str, Any] = created.json()
-    assert set(key) == {"key_id", "label", "created", "key"}
+    assert set(key) == {"key_id", "label", "created", "kind", "permissions", "key"}
     assert key["label"] == "bot" and key["key"].startswith(key["key_id"] + ".")
-    assert alice.get("/api-keys") == [{k: key[k] for k in ("key_id", "label", "created")}]
+    assert (key["kind"], key["permissions"]) == ("bearer", "trade")
+    assert alice.get("/api-keys") == [{k: v for k, v in key.items() if k != "key"}]
 
     with with_key(exchange_server, key["key"]) as program:
         assert program.get("/session").json() == {"user_id": alice.user_id}

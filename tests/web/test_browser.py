@@ -5,6 +5,8 @@ downloaded. The exchange is conftest.py's `exchange_server` (a fresh `exchange r
 Screenshots go to test-artifacts/ at the repository root.
 """
 
+import hashlib
+import hmac
 import re
 import time
 from collections.abc import Iterator
@@ -234,3 +236,38 @@ def test_two_users_trade_through_the_page(exchange_server: str, chromium: Browse
         for w in opened:
             w.close()
 
+
+
+def test_a_binance_key_made_on_the_page_signs_requests(exchange_server: str,
+                                                       chromium: Browser) -> None:
+    w = Watched(chromium, "keys", LAPTOP)
+    try:
+        w.open(exchange_server)
+        user = _create_user(w, "correct horse battery")
+        page = w.page
+        expect(page.locator("#api-key-permissions")).to_be_disabled()  # bearer keys trade
+        page.select_option("#api-key-kind", "hmac")
+        page.select_option("#api-key-permissions", "read")
+        page.fill("#api-key-label", "ccxt bot")
+        page.click("#api-key-create")
+        expect(page.locator("#api-key-new")).to_be_visible()
+        shown = page.locator("#api-key-value").inner_text()
+        key = re.search(r"API key: ([0-9a-f]{64})", shown)
+        secret = re.search(r"Secret: ([0-9a-f]{64})", shown)
+        assert key and secret, shown
+        expect(page.locator(f'#api-keys li[data-key-id="{key[1]}"]')).to_contain_text(
+            "hmac, read only")
+        query = f"timestamp={int(time.time() * 1000)}"
+        signature = hmac.new(secret[1].encode(), query.encode(), hashlib.sha256).hexdigest()
+        account = httpx.get(f"{exchange_server}/api/v3/account?{query}&signature={signature}",
+                            headers={"X-MBX-APIKEY": key[1]})
+        assert account.status_code == 200, account.text
+        assert (account.json()["uid"], account.json()["canTrade"]) == (user, False)
+        page.select_option("#api-key-kind", "ed25519")
+        expect(page.locator("#api-key-public")).to_be_visible()
+        page.fill("#api-key-public", "not a key")
+        page.click("#api-key-create")
+        expect(page.locator("#api-key-error")).to_contain_text("Ed25519")
+        assert w.errors == [] or all("400" in e for e in w.errors), w.errors
+    finally:
+        w.close()

@@ -38,12 +38,15 @@ class Session:
 
 @dataclass(frozen=True, slots=True)
 class ApiKey:
-    """The public part of an API key; its secret is kept only as a digest."""
+    """The public part of an API key. What verifies it is kept beside it (see
+    `services.accounts`): a digest of its secret, its secret sealed, or a public key."""
 
     key_id: str
     user: int
     label: str
     created: int
+    kind: str = "bearer"  # bearer (our API), hmac or ed25519 (signed, as Binance's)
+    permissions: str = "trade"  # trade (and read), or read
 
 
 class StoreError(Exception):
@@ -82,12 +85,12 @@ class Store(ABC):
     # ---- API keys -------------------------------------------------------------------
 
     @abstractmethod
-    def create_api_key(self, key: ApiKey, secret_hash: bytes) -> None:
-        """Store a key with its secret's digest; a key id already stored is refused."""
+    def create_api_key(self, key: ApiKey, verifier: bytes) -> None:
+        """Store a key with what verifies it; a key id already stored is refused."""
 
     @abstractmethod
     def api_key(self, key_id: str) -> tuple[ApiKey, bytes] | None:
-        """Return the key and its secret's digest, None if unknown."""
+        """Return the key and what verifies it, None if unknown."""
 
     @abstractmethod
     def api_keys(self, user: int) -> list[ApiKey]:

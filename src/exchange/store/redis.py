@@ -114,7 +114,7 @@ return 1
 _CREATE_API_KEY = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'user', ARGV[1], 'label', ARGV[2], 'created', ARGV[3],
-           'secret', ARGV[4])
+           'secret', ARGV[4], 'kind', ARGV[6], 'permissions', ARGV[7])
 redis.call('RPUSH', KEYS[2], ARGV[5])
 return 1
 """
@@ -122,11 +122,13 @@ return 1
 _API_KEYS = """
 local found = {}
 for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
-  local key = redis.call('HMGET', ARGV[1] .. id, 'label', 'created')
+  local key = redis.call('HMGET', ARGV[1] .. id, 'label', 'created', 'kind', 'permissions')
   if key[1] then
     found[#found + 1] = id
     found[#found + 1] = key[1]
     found[#found + 1] = key[2]
+    found[#found + 1] = key[3] or 'bearer'
+    found[#found + 1] = key[4] or 'trade'
   end
 end
 return found
@@ -248,29 +250,34 @@ class RedisStore(Store):
 
     # ---- API keys -------------------------------------------------------------------
 
-    def create_api_key(self, key: ApiKey, secret_hash: bytes) -> None:
+    def create_api_key(self, key: ApiKey, verifier: bytes) -> None:
         with self._use("create_api_key"):
             created = self._create_api_key(
                 keys=[self._key("apikey:", key.key_id), self._key("apikeys:", key.user)],
-                args=[key.user, key.label, key.created, secret_hash, key.key_id])
+                args=[key.user, key.label, key.created, verifier, key.key_id, key.kind,
+                      key.permissions])
         if not created:
             raise StoreError(f"create_api_key: key id {key.key_id!r} already exists")
 
     def api_key(self, key_id: str) -> tuple[ApiKey, bytes] | None:
         with self._use("api_key") as db:
-            user, label, created, secret = db.hmget(
-                self._key("apikey:", key_id), ["user", "label", "created", "secret"])
+            user, label, created, secret, kind, permissions = db.hmget(
+                self._key("apikey:", key_id),
+                ["user", "label", "created", "secret", "kind", "permissions"])
         if user is None or label is None or created is None or secret is None:
             return None
+        # A key stored before keys had kinds is a bearer key that may trade.
         return (ApiKey(key_id=key_id, user=int(user), label=_text(label),
-                       created=int(created)), _bytes(secret))
+                       created=int(created), kind=_text(kind or b"bearer"),
+                       permissions=_text(permissions or b"trade")), _bytes(secret))
 
     def api_keys(self, user: int) -> list[ApiKey]:
         with self._use("api_keys"):
             flat = self._api_keys(keys=[self._key("apikeys:", user)],
                                   args=[self._key("apikey:")])
         keys = [ApiKey(key_id=_text(flat[i]), user=user, label=_text(flat[i + 1]),
-                       created=int(flat[i + 2])) for i in range(0, len(flat), 3)]
+                       created=int(flat[i + 2]), kind=_text(flat[i + 3]),
+                       permissions=_text(flat[i + 4])) for i in range(0, len(flat), 5)]
         keys.sort(key=lambda key: key.created)  # stable: ties keep creation order
         return keys
 

@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     expires INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS api_keys (
     key_id TEXT NOT NULL UNIQUE, user INTEGER NOT NULL, label TEXT NOT NULL,
-    created INTEGER NOT NULL, secret_hash BLOB NOT NULL);
+    created INTEGER NOT NULL, secret_hash BLOB NOT NULL, kind TEXT NOT NULL DEFAULT 'bearer',
+    permissions TEXT NOT NULL DEFAULT 'trade');
 CREATE INDEX IF NOT EXISTS api_keys_by_user ON api_keys (user);
 CREATE TABLE IF NOT EXISTS sequences (name TEXT PRIMARY KEY, next INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS snapshots (name TEXT PRIMARY KEY, data BLOB NOT NULL);
@@ -37,6 +38,9 @@ CREATE TABLE IF NOT EXISTS failures (
 CREATE TABLE IF NOT EXISTS leases (
     name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires INTEGER NOT NULL);
 """
+
+
+_KEY_COLUMNS = "key_id, user, label, created, kind, permissions"  # ApiKey's fields, in order
 
 
 class SqliteStore(Store):
@@ -52,6 +56,7 @@ class SqliteStore(Store):
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            self._add_missing_columns()
         except sqlite3.Error as error:
             self._db.close()
             raise StoreError(f"cannot open store {path}: {error}") from error
@@ -108,20 +113,31 @@ class SqliteStore(Store):
 
     # ---- API keys -------------------------------------------------------------------
 
-    def create_api_key(self, key: ApiKey, secret_hash: bytes) -> None:
+    def _add_missing_columns(self) -> None:
+        """A store written before API keys had kinds: its keys are bearer keys."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(api_keys)")}
+        for name in ("kind", "permissions"):
+            if name not in columns:
+                default = "bearer" if name == "kind" else "trade"
+                self._db.execute(f"ALTER TABLE api_keys ADD COLUMN {name} TEXT NOT NULL "
+                                 f"DEFAULT '{default}'")
+
+    def create_api_key(self, key: ApiKey, verifier: bytes) -> None:
         with self._use() as db:
-            db.execute("INSERT INTO api_keys VALUES (?, ?, ?, ?, ?)",
-                       (key.key_id, key.user, key.label, key.created, secret_hash))
+            db.execute("INSERT INTO api_keys (key_id, user, label, created, secret_hash, kind,"
+                       " permissions) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (key.key_id, key.user, key.label, key.created, verifier, key.kind,
+                        key.permissions))
 
     def api_key(self, key_id: str) -> tuple[ApiKey, bytes] | None:
         with self._use() as db:
-            row = db.execute("SELECT key_id, user, label, created, secret_hash FROM api_keys"
+            row = db.execute(f"SELECT {_KEY_COLUMNS}, secret_hash FROM api_keys"
                              " WHERE key_id = ?", (key_id,)).fetchone()
-            return None if row is None else (ApiKey(*row[:4]), bytes(row[4]))
+            return None if row is None else (ApiKey(*row[:6]), bytes(row[6]))
 
     def api_keys(self, user: int) -> list[ApiKey]:
         with self._use() as db:
-            rows = db.execute("SELECT key_id, user, label, created FROM api_keys"
+            rows = db.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys"
                               " WHERE user = ? ORDER BY created, rowid", (user,))
             return [ApiKey(*row) for row in rows]
 

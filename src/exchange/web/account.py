@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from exchange.services.accounts import AccountError
+from exchange.store.port import ApiKey
 from exchange.web.auth import (
     Principal,
     clear_session_cookies,
@@ -68,20 +69,43 @@ async def log_out(ctx: Ctx, me: Me, response: Response) -> None:
 
 @router.post("/api-keys", status_code=201)
 async def create_key(ctx: Ctx, me: Me, body: ApiKeyBody) -> dict[str, Any]:
-    """Make an API key; its text is shown only in this answer."""
+    """Make an API key; its secret is shown only in this answer.
+
+    A `bearer` key (the default) is one text, `key`, for `Authorization: Bearer` on
+    /api/v1. An `hmac` or `ed25519` key signs requests to the Binance-compatible /api/v3:
+    its `key_id` goes in `X-MBX-APIKEY`; an hmac key's `secret` signs (shown once); an
+    ed25519 key is the `public_key` you give (PEM), and you sign with its private key.
+    """
     _browser_only(me)
+    if body.kind == "bearer":
+        if body.permissions != "trade" or body.public_key is not None:
+            raise ApiError(400, "invalid_field", "a bearer key may always trade and has no "
+                           "public key", "kind")
+        try:
+            text, key = ctx.accounts.create_api_key(me.user, body.label, now_ms())
+        except AccountError as error:
+            raise ApiError(400, "invalid_field", str(error), "label") from None
+        return {**_shown(key), "key": text}
+    if (body.public_key is None) != (body.kind == "hmac"):
+        raise ApiError(400, "invalid_field", "an ed25519 key needs its public_key; an hmac "
+                       "key takes none", "public_key")
     try:
-        text, key = ctx.accounts.create_api_key(me.user, body.label, now_ms())
+        secret, key = ctx.accounts.create_signing_key(
+            me.user, body.label, body.kind, body.permissions, body.public_key or "", now_ms())
     except AccountError as error:
-        raise ApiError(400, "invalid_field", str(error), "label") from None
-    return {"key_id": key.key_id, "label": key.label, "created": key.created, "key": text}
+        raise ApiError(400, "invalid_field", str(error), "public_key") from None
+    return {**_shown(key), **({"secret": secret} if secret else {})}
 
 
 @router.get("/api-keys")
 async def list_keys(ctx: Ctx, me: Me) -> list[dict[str, Any]]:
     """The user's API keys (without their secrets)."""
-    return [{"key_id": k.key_id, "label": k.label, "created": k.created}
-            for k in ctx.accounts.api_keys(me.user)]
+    return [_shown(k) for k in ctx.accounts.api_keys(me.user)]
+
+
+def _shown(key: ApiKey) -> dict[str, Any]:
+    return {"key_id": key.key_id, "label": key.label, "created": key.created,
+            "kind": key.kind, "permissions": key.permissions}
 
 
 @router.delete("/api-keys/{key_id}", status_code=204,

@@ -8,6 +8,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import FileResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from exchange.binance import market as binance_market
+from exchange.binance import trade as binance_trade
+from exchange.binance.shapes import Shapes
 from exchange.core.markets import Config
 from exchange.services.accounts import Accounts
 from exchange.services.gateway import Driver, Gateway, Unavailable
@@ -35,10 +38,11 @@ def create_app(config: Config, gateway: Gateway, accounts: Accounts) -> FastAPI:
     app.state.ctx = Context(config, gateway, gateway.models, accounts, render,
                             PasswordGate(gateway.store), time.monotonic())
     app.state.hub = hub
+    app.state.binance = Shapes(config, render)
     errors.install(app)
     app.add_middleware(BodyLimit)
     app.add_middleware(WhileRestoring, driver=gateway.driver)
-    for module in (public, account, trading, ws):
+    for module in (public, account, trading, ws, binance_market, binance_trade):
         app.include_router(module.router)
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)

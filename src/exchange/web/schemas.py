@@ -43,6 +43,11 @@ class LogInBody(Body):
 
 class ApiKeyBody(Body):
     label: str = Field(default="", max_length=64)
+    # bearer: for /api/v1 (`Authorization: Bearer`); hmac or ed25519: for signed requests
+    # to the Binance-compatible /api/v3 (an ed25519 key's public key, in PEM, is given).
+    kind: Literal["bearer", "hmac", "ed25519"] = "bearer"
+    permissions: Literal["trade", "read"] = "trade"
+    public_key: str | None = Field(default=None, max_length=1024)
 
 
 class ErrorDetail(BaseModel):

@@ -91,6 +91,6 @@ export const api = {
   cancelAll: (market) => request("DELETE", "/orders", { query: { market } }),
 
   apiKeys: () => request("GET", "/api-keys"),
-  createApiKey: (label) => request("POST", "/api-keys", { body: { label } }),
+  createApiKey: (body) => request("POST", "/api-keys", { body }),
   revokeApiKey: (keyId) => request("DELETE", `/api-keys/${encodeURIComponent(keyId)}`),
 };

@@ -1,4 +1,5 @@
-// API keys: create (the key is shown once, with a copy button), list and revoke.
+// API keys: create (the key, or a Binance key's id and secret, is shown once, with a copy
+// button), list and revoke.
 
 import { api } from "./api.js";
 import { $, el, stamp } from "./dom.js";
@@ -13,6 +14,12 @@ export class KeysPanel {
       this.create();
     });
     $("#api-key-copy").addEventListener("click", () => this.copy());
+    // Bearer keys always trade; a Binance ed25519 key is the user's own public key.
+    $("#api-key-kind").addEventListener("change", () => {
+      const kind = $("#api-key-kind").value;
+      $("#api-key-permissions").disabled = kind === "bearer";
+      $("#api-key-public").hidden = kind !== "ed25519";
+    });
     $("#api-key-done").addEventListener("click", () => this.hideNew());
   }
 
@@ -49,11 +56,17 @@ export class KeysPanel {
     const button = $("#api-key-create");
     button.disabled = true;
     try {
-      const made = await api.createApiKey(label);
-      $("#api-key-value").textContent = made.key;
+      const kind = $("#api-key-kind").value;
+      const body = { label, kind };
+      if (kind !== "bearer") body.permissions = $("#api-key-permissions").value;
+      if (kind === "ed25519") body.public_key = $("#api-key-public").value.trim();
+      const made = await api.createApiKey(body);
+      $("#api-key-value").textContent =
+        kind === "bearer" ? made.key : `API key: ${made.key_id}` + (made.secret ? `\nSecret: ${made.secret}` : "");
       $("#api-key-new").hidden = false;
       $("#api-key-label").value = "";
-      this.keys = [{ key_id: made.key_id, label: made.label, created: made.created }, ...this.keys.filter((k) => k.key_id !== made.key_id)];
+      $("#api-key-public").value = "";
+      this.keys = [made, ...this.keys.filter((k) => k.key_id !== made.key_id)];
       this.render();
     } catch (err) {
       if (err.status === 401) this.onUnauthenticated();
@@ -108,11 +121,16 @@ export class KeysPanel {
       return el(
         "li",
         { "data-key-id": k.key_id },
-        el("div", { class: "key-meta" }, el("span", { class: "key-label" }, k.label || "(no label)"), el("span", { class: "dim small num" }, `${k.key_id} · ${stamp(k.created)}`)),
+        el("div", { class: "key-meta" }, el("span", { class: "key-label" }, k.label || "(no label)"), el("span", { class: "dim small num" }, `${k.key_id} · ${keyKind(k)} · ${stamp(k.created)}`)),
         revoke,
       );
     });
     $("#api-keys").replaceChildren(...items);
     $("#api-keys-empty").hidden = items.length > 0;
   }
+}
+
+function keyKind(key) {
+  if (!key.kind || key.kind === "bearer") return "bearer";
+  return `${key.kind}, ${key.permissions === "read" ? "read only" : "trade"}`;
 }

@@ -1,0 +1,147 @@
+"""Our markets, orders and fills in Binance's shapes.
+
+Symbols are Binance style, the base and quote codes run together (`COIN-USD` is
+`COINUSD`); assets keep their names. Amounts are decimal strings at each market's own
+precision. An order's type and time in force map as:
+
+    limit gtc|ioc|fok   LIMIT with that timeInForce
+    limit post_only     LIMIT_MAKER (Binance reports GTC)
+    market              MARKET (Binance reports GTC)
+
+and its status: open NEW or PARTIALLY_FILLED, FILLED, and a cancelled order CANCELED
+(by its owner), EXPIRED (an IOC or market order's unfilled rest) or EXPIRED_IN_MATCH
+(self-trade prevention).
+"""
+
+from typing import Any
+
+from exchange.binance.errors import bad_symbol
+from exchange.core.markets import Config, Market
+from exchange.core.types import CancelReason, OrderType, SelfTrade, Side, TimeInForce
+from exchange.services.views import CANCELLED, FILLED, NEW, PARTIALLY_FILLED, OrderView
+from exchange.web.render import MarketFormat, Render
+
+SIDES = {"BUY": Side.BUY, "SELL": Side.SELL}
+SIDE_NAMES = {int(v): k for k, v in SIDES.items()}
+STP_MODES = {"EXPIRE_TAKER": SelfTrade.CANCEL_TAKER, "EXPIRE_MAKER": SelfTrade.CANCEL_MAKER,
+             "EXPIRE_BOTH": SelfTrade.CANCEL_BOTH}
+ORDER_TYPES = ("LIMIT", "LIMIT_MAKER", "MARKET")
+# Types Binance has that the core does not (yet): refused with Binance's message.
+UNSUPPORTED_TYPES = {
+    "STOP_LOSS": "Stop loss orders are not supported for this symbol.",
+    "STOP_LOSS_LIMIT": "Stop loss limit orders are not supported for this symbol.",
+    "TAKE_PROFIT": "Take profit orders are not supported for this symbol.",
+    "TAKE_PROFIT_LIMIT": "Take profit limit orders are not supported for this symbol.",
+}
+TIFS = {"GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK}
+_TIF_NAMES = {int(TimeInForce.GTC): "GTC", int(TimeInForce.IOC): "IOC",
+              int(TimeInForce.FOK): "FOK", int(TimeInForce.POST_ONLY): "GTC"}
+_STATUSES = {NEW: "NEW", PARTIALLY_FILLED: "PARTIALLY_FILLED", FILLED: "FILLED"}
+_CANCELLED = {int(CancelReason.USER): "CANCELED", int(CancelReason.REDUCED): "CANCELED",
+              int(CancelReason.EXPIRED): "EXPIRED",
+              int(CancelReason.SELF_TRADE): "EXPIRED_IN_MATCH"}
+
+
+def binance_symbol(market: Market) -> str:
+    return market.base.code + market.quote.code
+
+
+class Shapes:
+    """Our markets by Binance symbol, and what renders in Binance's shapes."""
+
+    def __init__(self, config: Config, render: Render) -> None:
+        self.config = config
+        self.render = render
+        self.markets = {binance_symbol(m): m for m in config.markets}
+
+    def market(self, symbol: str) -> Market:
+        found = self.markets.get(symbol)
+        if found is None:
+            raise bad_symbol()
+        return found
+
+    def format(self, market: Market) -> MarketFormat:
+        return self.render.formats[market.symbol]
+
+    def symbol_info(self, market: Market) -> dict[str, Any]:
+        f = self.format(market)
+        stp = list(STP_MODES)
+        return {
+            "symbol": binance_symbol(market), "status": "TRADING",
+            "baseAsset": market.base.code, "baseAssetPrecision": market.base.precision,
+            "quoteAsset": market.quote.code, "quotePrecision": market.quote.precision,
+            "quoteAssetPrecision": market.quote.precision,
+            "baseCommissionPrecision": market.base.precision,
+            "quoteCommissionPrecision": market.quote.precision,
+            "orderTypes": list(ORDER_TYPES), "icebergAllowed": False, "ocoAllowed": False,
+            "otoAllowed": False, "quoteOrderQtyMarketAllowed": True,
+            "allowTrailingStop": False, "cancelReplaceAllowed": False,
+            "amendAllowed": False, "isSpotTradingAllowed": True,
+            "isMarginTradingAllowed": False,
+            "filters": [
+                {"filterType": "PRICE_FILTER", "minPrice": f.price(1),
+                 "maxPrice": f.price(market.max_price), "tickSize": f.price(1)},
+                {"filterType": "LOT_SIZE", "minQty": f.qty(market.min_qty),
+                 "maxQty": f.qty(market.max_qty), "stepSize": f.qty(1)},
+                {"filterType": "MARKET_LOT_SIZE", "minQty": f.qty(market.min_qty),
+                 "maxQty": f.qty(market.max_qty), "stepSize": f.qty(1)},
+                # The core refuses only a zero notional: the least is a tick times a lot.
+                {"filterType": "NOTIONAL", "minNotional": f.quote(market.quote_scale),
+                 "applyMinToMarket": False,
+                 "maxNotional": f.quote(market.max_price * market.max_qty
+                                        * market.quote_scale),
+                 "applyMaxToMarket": False, "avgPriceMins": 5},
+            ],
+            "permissions": [], "permissionSets": [["SPOT"]],
+            "defaultSelfTradePreventionMode": "EXPIRE_TAKER",
+            "allowedSelfTradePreventionModes": stp,
+        }
+
+    def order(self, order: OrderView) -> dict[str, Any]:
+        """An order as `GET /api/v3/order` gives it."""
+        market = self.config.market(order.market)
+        f = self.format(market)
+        return {
+            "symbol": binance_symbol(market), "orderId": order.order_id, "orderListId": -1,
+            "clientOrderId": order.client_order_id,
+            "price": f.price(order.price) if order.type == OrderType.LIMIT else f.price(0),
+            "origQty": f.qty(order.qty), "executedQty": f.qty(order.filled),
+            "cummulativeQuoteQty": f.quote(order.filled_quote), "status": status(order),
+            "timeInForce": _TIF_NAMES[order.tif] if order.type == OrderType.LIMIT else "GTC",
+            "type": order_type(order),
+            "side": SIDE_NAMES[order.side], "stopPrice": f.price(0), "icebergQty": f.qty(0),
+            "time": order.created, "updateTime": order.updated,
+            "isWorking": order.status in (NEW, PARTIALLY_FILLED), "workingTime": order.created,
+            "origQuoteOrderQty": f.quote(order.quote_qty),
+        }
+
+    def fill(self, fill: list[Any]) -> dict[str, Any]:
+        """A fill of `fill`'s order as `POST /api/v3/order` lists it."""
+        trade_id, symbol, _, _, price, qty, _, fee, _, _ = fill
+        market = self.config.market(symbol)
+        f = self.format(market)
+        return {"price": f.price(price), "qty": f.qty(qty), "commission": f.quote(fee),
+                "commissionAsset": market.quote.code, "tradeId": trade_id}
+
+    def my_trade(self, fill: list[Any]) -> dict[str, Any]:
+        """A fill as `GET /api/v3/myTrades` lists it."""
+        trade_id, symbol, order_id, side, price, qty, quote, fee, maker, time_ms = fill
+        market = self.config.market(symbol)
+        f = self.format(market)
+        return {"symbol": binance_symbol(market), "id": trade_id, "orderId": order_id,
+                "orderListId": -1, "price": f.price(price), "qty": f.qty(qty),
+                "quoteQty": f.quote(quote), "commission": f.quote(fee),
+                "commissionAsset": market.quote.code, "time": time_ms,
+                "isBuyer": side == Side.BUY, "isMaker": bool(maker), "isBestMatch": True}
+
+
+def status(order: OrderView) -> str:
+    if order.status == CANCELLED:
+        return _CANCELLED.get(order.reason, "CANCELED")
+    return _STATUSES[order.status]
+
+
+def order_type(order: OrderView) -> str:
+    if order.type == OrderType.MARKET:
+        return "MARKET"
+    return "LIMIT_MAKER" if order.tif == TimeInForce.POST_ONLY else "LIMIT"

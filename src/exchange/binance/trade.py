@@ -1,0 +1,322 @@
+"""Binance's signed endpoints under /api/v3: the account, orders and trades.
+
+Each is a thin adapter: it reads Binance's parameters, checks the signature
+(`params.signed`), and calls the gateway and the read models as `/api/v1` does. Nothing
+here decides anything about orders or money.
+"""
+
+import re
+import secrets
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from exchange.binance.errors import (
+    UNKNOWN_ORDER,
+    UNSUPPORTED,
+    BinanceError,
+    endpoint,
+    illegal,
+    rejected,
+)
+from exchange.binance.market import services
+from exchange.binance.params import Params, Signer, signed
+from exchange.binance.shapes import (
+    ORDER_TYPES,
+    SIDES,
+    STP_MODES,
+    TIFS,
+    UNSUPPORTED_TYPES,
+    Shapes,
+    binance_symbol,
+)
+from exchange.core.markets import Market
+from exchange.core.numbers import InvalidNumber
+from exchange.core.types import OrderType, SelfTrade, Side, TimeInForce
+from exchange.services.views import CANCELLED, FILLED, OrderView
+from exchange.web.auth import now_ms
+from exchange.web.context import Context
+from exchange.web.render import Units
+
+router = APIRouter(prefix="/api/v3", include_in_schema=False)
+_DECIMAL = re.compile(r"^[0-9]{1,20}(\.[0-9]{1,20})?$")
+_CLIENT_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
+_PPM = Units(Decimal("0.000001"))
+_FILLS = 1000  # recent fills searched for an order's own in a FULL answer
+_NOT_YET = {"stopPrice": UNSUPPORTED,
+            "icebergQty": "Iceberg orders are not supported for this symbol.",
+            "trailingDelta": "Trailing stop orders are not supported for this symbol."}
+
+
+async def _signed(request: Request, *, trade: bool) -> tuple[Context, Shapes, Params, Signer]:
+    ctx, shapes = services(request)
+    params = await Params.of(request)
+    return ctx, shapes, params, await signed(request, params, ctx.accounts, trade=trade)
+
+
+# ---- the account ----------------------------------------------------------------------
+
+@router.get("/account")
+@endpoint
+async def account(request: Request) -> dict[str, Any]:
+    ctx, _, _, signer = await _signed(request, trade=False)
+    balances = await ctx.models.balances(signer.user)
+    maker, taker = _rates(ctx.config.markets[0]) if ctx.config.markets else ("0", "0")
+    rows = []
+    for asset in ctx.config.assets:
+        units = ctx.render.assets[asset.code]
+        free, locked = balances.get(asset.code, (0, 0))
+        rows.append({"asset": asset.code, "free": units(free), "locked": units(locked)})
+    first = ctx.config.markets[0] if ctx.config.markets else None
+    return {
+        "makerCommission": first.maker_fee_ppm // 100 if first else 0,
+        "takerCommission": first.taker_fee_ppm // 100 if first else 0,
+        "buyerCommission": 0, "sellerCommission": 0,
+        "commissionRates": {"maker": maker, "taker": taker, "buyer": "0", "seller": "0"},
+        "canTrade": signer.trade, "canWithdraw": False, "canDeposit": False,
+        "brokered": False, "requireSelfTradePrevention": False, "preventSor": False,
+        "updateTime": now_ms(), "accountType": "SPOT", "balances": rows,
+        "permissions": ["SPOT"], "uid": signer.user}
+
+
+@router.get("/account/commission")
+@endpoint
+async def commission(request: Request) -> dict[str, Any]:
+    _, shapes, params, _ = await _signed(request, trade=False)
+    market = shapes.market(params.need("symbol"))
+    maker, taker = _rates(market)
+    zero = {"maker": "0", "taker": "0", "buyer": "0", "seller": "0"}
+    return {"symbol": binance_symbol(market),
+            "standardCommission": {"maker": maker, "taker": taker, "buyer": "0",
+                                   "seller": "0"},
+            "specialCommission": zero, "taxCommission": zero,
+            "discount": {"enabledForAccount": False, "enabledForSymbol": False,
+                         "discountAsset": "", "discount": "0"}}
+
+
+def _rates(market: Market) -> tuple[str, str]:
+    return _PPM(market.maker_fee_ppm), _PPM(market.taker_fee_ppm)
+
+
+# ---- placing ----------------------------------------------------------------------------
+
+class NewOrder:
+    """A `POST /api/v3/order`'s parameters, checked and in the core's units."""
+
+    def __init__(self, shapes: Shapes, params: Params) -> None:
+        self.market = market = shapes.market(params.need("symbol"))
+        self.side = SIDES[params.choice("side", tuple(SIDES))]
+        kind = params.need("type")
+        if kind in UNSUPPORTED_TYPES:
+            raise rejected(UNSUPPORTED_TYPES[kind])
+        if kind not in ORDER_TYPES:
+            raise BinanceError(-1116, "Invalid orderType.")
+        self.kind = kind
+        tif = params.get("timeInForce")
+        if kind == "LIMIT":
+            if tif is None:
+                raise BinanceError(-1102, "Mandatory parameter 'timeInForce' was not sent, "
+                                          "was empty/null, or malformed.")
+            if tif not in TIFS:
+                raise BinanceError(-1115, "Invalid timeInForce.")
+            self.tif = TIFS[tif]
+        elif tif is not None:
+            raise BinanceError(-1106, "Parameter 'timeInForce' sent when not required.")
+        else:
+            self.tif = TimeInForce.POST_ONLY if kind == "LIMIT_MAKER" else TimeInForce.IOC
+        for name, refusal in _NOT_YET.items():
+            if params.get(name) is not None:
+                raise rejected(refusal)
+        self.price = self.qty = self.quote = 0
+        quantity, quote = params.get("quantity"), params.get("quoteOrderQty")
+        if kind == "MARKET":
+            if params.get("price") is not None:
+                raise BinanceError(-1106, "Parameter 'price' sent when not required.")
+            if (quantity is None) == (quote is None):
+                raise BinanceError(-1102, "Param 'quantity' or 'quoteOrderQty' must be sent, "
+                                          "but both were empty/null!")
+            if quote is not None and self.side is Side.SELL:
+                raise rejected("Quote order qty market orders are not support for this "
+                               "symbol.")
+        else:
+            self.price = _units(market.parse_price, _decimal(params, "price"), "PRICE_FILTER")
+            quantity = params.need("quantity")
+            if quote is not None:
+                raise BinanceError(-1106, "Parameter 'quoteOrderQty' sent when not required.")
+        if quantity is not None:
+            self.qty = _units(market.parse_qty, _decimal(params, "quantity"), "LOT_SIZE")
+        if quote is not None:
+            self.quote = _units(market.parse_quote, _decimal(params, "quoteOrderQty"),
+                                "NOTIONAL")
+        client_id = params.get("newClientOrderId")
+        if client_id is not None and not _CLIENT_ID.match(client_id):
+            raise illegal("newClientOrderId", "^[\\.A-Z\\:/a-z0-9_-]{1,36}$")
+        # Binance makes one when none is sent: every order can be named by client id.
+        self.client_id = client_id or "web_" + secrets.token_urlsafe(16).replace("-", "_")
+        self.stp = STP_MODES[params.choice("selfTradePreventionMode", tuple(STP_MODES),
+                                           "EXPIRE_TAKER")]
+        self.response = params.choice("newOrderRespType", ("ACK", "RESULT", "FULL"), "FULL")
+
+
+def _decimal(params: Params, name: str) -> str:
+    value = params.need(name)
+    if not _DECIMAL.match(value):
+        raise illegal(name, "^([0-9]{1,20})(\\.[0-9]{1,20})?$")
+    return value
+
+
+def _units(parse: Any, value: str, filter_name: str) -> int:
+    try:
+        units: int = parse(value)
+    except InvalidNumber:
+        raise BinanceError(-1013, f"Filter failure: {filter_name}") from None
+    return units
+
+
+@router.post("/order")
+@endpoint
+async def place(request: Request) -> dict[str, Any]:
+    ctx, shapes, params, signer = await _signed(request, trade=True)
+    new = NewOrder(shapes, params)
+    kind = OrderType.LIMIT if new.kind != "MARKET" else OrderType.MARKET
+    order = await ctx.gateway.place(signer.user, new.market.symbol, new.side, kind, new.tif,
+                                    new.price, new.qty, new.quote, new.client_id, new.stp)
+    answer: dict[str, Any] = {"symbol": binance_symbol(new.market), "orderId": order.order_id,
+                              "orderListId": -1, "clientOrderId": order.client_order_id,
+                              "transactTime": order.created}
+    if new.response == "ACK":
+        return answer
+    full = shapes.order(order)
+    for name in ("price", "origQty", "executedQty", "origQuoteOrderQty",
+                 "cummulativeQuoteQty", "status", "timeInForce", "type", "side",
+                 "workingTime"):
+        answer[name] = full[name]
+    answer["selfTradePreventionMode"] = _stp_name(new.stp)
+    if new.response == "FULL":
+        fills = await ctx.models.fills(signer.user, new.market.symbol, _FILLS)
+        answer["fills"] = [shapes.fill(f) for f in reversed(fills) if f[2] == order.order_id]
+    return answer
+
+
+@router.post("/order/test")
+@endpoint
+async def test_order(request: Request) -> dict[str, Any]:
+    _, shapes, params, _ = await _signed(request, trade=True)
+    NewOrder(shapes, params)
+    return {}
+
+
+def _stp_name(stp: SelfTrade) -> str:
+    return next(name for name, mode in STP_MODES.items() if mode is stp)
+
+
+# ---- orders -----------------------------------------------------------------------------
+
+async def _named(ctx: Context, shapes: Shapes, params: Params, user: int) -> OrderView:
+    """The order `orderId` or `origClientOrderId` names in `symbol`; -2013 if none."""
+    market = shapes.market(params.need("symbol"))
+    order_id = params.integer("orderId", low=1)
+    client_id = params.get("origClientOrderId")
+    if order_id is None and client_id is None:
+        raise BinanceError(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, "
+                                  "but both were empty/null!")
+    found: OrderView | None = None
+    if order_id is not None:
+        found = await ctx.models.order(user, order_id)
+    else:
+        candidates = await ctx.models.open_orders(user, market.symbol)
+        candidates += await ctx.models.closed_orders(user, market.symbol, 500)
+        found = next((o for o in candidates if o.client_order_id == client_id), None)
+    if found is None or found.market != market.symbol or (
+            client_id is not None and found.client_order_id != client_id):
+        raise BinanceError(-2013, "Order does not exist.")
+    return found
+
+
+@router.get("/order")
+@endpoint
+async def get_order(request: Request) -> dict[str, Any]:
+    ctx, shapes, params, signer = await _signed(request, trade=False)
+    return shapes.order(await _named(ctx, shapes, params, signer.user))
+
+
+@router.delete("/order")
+@endpoint
+async def cancel(request: Request) -> dict[str, Any]:
+    ctx, shapes, params, signer = await _signed(request, trade=True)
+    try:
+        named = await _named(ctx, shapes, params, signer.user)
+    except BinanceError as error:
+        if error.code == -2013:
+            raise BinanceError(-2011, UNKNOWN_ORDER) from None
+        raise
+    if named.status in (FILLED, CANCELLED):
+        raise BinanceError(-2011, UNKNOWN_ORDER)
+    order = await ctx.gateway.cancel(signer.user, named.order_id)
+    return _cancelled(shapes, order)
+
+
+def _cancelled(shapes: Shapes, order: OrderView) -> dict[str, Any]:
+    shown = shapes.order(order)
+    return {"symbol": shown["symbol"], "origClientOrderId": order.client_order_id,
+            "orderId": order.order_id, "orderListId": -1,
+            "clientOrderId": order.client_order_id, "transactTime": order.updated,
+            **{name: shown[name] for name in ("price", "origQty", "executedQty",
+                                              "origQuoteOrderQty", "cummulativeQuoteQty",
+                                              "status", "timeInForce", "type", "side")}}
+
+
+@router.get("/openOrders")
+@endpoint
+async def open_orders(request: Request) -> list[dict[str, Any]]:
+    ctx, shapes, params, signer = await _signed(request, trade=False)
+    symbol = params.get("symbol")
+    market = shapes.market(symbol).symbol if symbol is not None else ""
+    found = await ctx.models.open_orders(signer.user, market)
+    return [shapes.order(o) for o in sorted(found, key=lambda o: o.order_id)]
+
+
+@router.delete("/openOrders")
+@endpoint
+async def cancel_open_orders(request: Request) -> list[dict[str, Any]]:
+    ctx, shapes, params, signer = await _signed(request, trade=True)
+    market = shapes.market(params.need("symbol"))
+    ids = await ctx.gateway.cancel_all(signer.user, market.symbol)
+    cancelled = [await ctx.models.order(signer.user, i) for i in ids]
+    return [_cancelled(shapes, o) for o in cancelled if o is not None]
+
+
+@router.get("/allOrders")
+@endpoint
+async def all_orders(request: Request) -> list[dict[str, Any]]:
+    ctx, shapes, params, signer = await _signed(request, trade=False)
+    market = shapes.market(params.need("symbol"))
+    limit = params.integer("limit", 500, low=1, high=1000)
+    first = params.integer("orderId")
+    start, end = params.integer("startTime"), params.integer("endTime")
+    found = await ctx.models.open_orders(signer.user, market.symbol)
+    found += await ctx.models.closed_orders(signer.user, market.symbol, 1000)
+    found.sort(key=lambda o: o.order_id)
+    chosen = [o for o in found if (first is None or o.order_id >= first)
+              and (start is None or o.created >= start) and (end is None or o.created <= end)]
+    assert limit is not None
+    return [shapes.order(o) for o in (chosen[:limit] if first is not None or start is not None
+                                      else chosen[-limit:])]
+
+
+@router.get("/myTrades")
+@endpoint
+async def my_trades(request: Request) -> list[dict[str, Any]]:
+    ctx, shapes, params, signer = await _signed(request, trade=False)
+    market = shapes.market(params.need("symbol"))
+    limit = params.integer("limit", 500, low=1, high=1000)
+    order_id, first = params.integer("orderId"), params.integer("fromId")
+    start, end = params.integer("startTime"), params.integer("endTime")
+    fills = list(reversed(await ctx.models.fills(signer.user, market.symbol, 1000)))
+    chosen = [f for f in fills if (order_id is None or f[2] == order_id)
+              and (first is None or f[0] >= first) and (start is None or f[9] >= start)
+              and (end is None or f[9] <= end)]
+    assert limit is not None
+    return [shapes.my_trade(f) for f in (chosen[:limit] if first is not None or start is not None
+                                         else chosen[-limit:])]
