@@ -115,9 +115,10 @@ def test_bad_requests_get_binances_codes_and_change_nothing(bot: Bot, other_bot:
     bot.error(400, -1116, "POST", "/order", **{**order, "type": "ICEBERG"})
     assert bot.error(400, -2010, "POST", "/order", **{**order, "quantity": "100000"}) == (
         "Account has insufficient balance for requested action.")
-    assert "not supported" in bot.error(400, -2010, "POST", "/order", symbol=SYMBOL,
-                                        side="SELL", type="STOP_LOSS_LIMIT", price="1.00",
-                                        stopPrice="1.10", quantity="1", timeInForce="GTC")
+    bot.error(400, -1102, "POST", "/order", symbol=SYMBOL, side="SELL",
+              type="STOP_LOSS_LIMIT", price="1.00", quantity="1", timeInForce="GTC")
+    bot.error(400, -1106, "POST", "/order", **order, stopPrice="1.10")
+    assert "not supported" in bot.error(400, -2010, "POST", "/order", **order, icebergQty="1")
     bot.error(400, -2013, "GET", "/order", symbol=SYMBOL, orderId=theirs["orderId"])
     bot.error(400, -2011, "DELETE", "/order", symbol=SYMBOL, orderId=theirs["orderId"])
     bot.error(400, -2011, "DELETE", "/order", symbol=SYMBOL, orderId=10**18)
@@ -165,3 +166,38 @@ def test_a_key_is_made_only_as_its_kind_allows(exchange_server: str) -> None:
         with httpx.Client(base_url=exchange_server + "/api/v1") as program:
             answer = program.get("/balances", headers={"Authorization": f"Bearer {bot.key}"})
             assert answer.status_code == 401
+
+
+def test_a_stop_loss_limit_order_waits_then_works_when_the_price_reaches_it(
+        bot: Bot, other_bot: Bot) -> None:
+    third = Bot(bot.url)
+
+    def trade_at(price: str) -> None:
+        other_bot.ok("POST", "/order", symbol=SYMBOL, side="SELL", type="LIMIT",
+                     timeInForce="GTC", price=price, quantity="0.0001")
+        third.ok("POST", "/order", symbol=SYMBOL, side="BUY", type="MARKET", quantity="0.0001")
+
+    trade_at("10.00")
+    # Already reached: Binance's refusal.
+    assert bot.error(400, -2010, "POST", "/order", symbol=SYMBOL, side="SELL",
+                     type="STOP_LOSS_LIMIT", timeInForce="GTC", price="9.00",
+                     stopPrice="10.50", quantity="1") == "Order would trigger immediately."
+    placed = bot.ok("POST", "/order", symbol=SYMBOL, side="SELL", type="STOP_LOSS_LIMIT",
+                    timeInForce="GTC", price="9.00", stopPrice="9.50", quantity="1")
+    assert set(placed) == {"symbol", "orderId", "orderListId", "clientOrderId",
+                           "transactTime"}  # a stop order's answer is an ACK by default
+    waiting = bot.ok("GET", "/order", symbol=SYMBOL, orderId=placed["orderId"])
+    assert (waiting["type"], waiting["stopPrice"], waiting["status"], waiting["isWorking"]) == (
+        "STOP_LOSS_LIMIT", "9.50", "NEW", False)
+    assert bot.balances()["COIN"] == ("99.00000000", "1.00000000")
+    with httpx.Client(base_url=bot.url + "/api/v3") as public:
+        assert public.get("/depth", params={"symbol": SYMBOL}).json()["asks"] == []
+    trade_at("9.50")  # reaches the stop: the order rests as a limit sell at 9.00
+    working = bot.ok("GET", "/order", symbol=SYMBOL, orderId=placed["orderId"])
+    assert (working["status"], working["isWorking"]) == ("NEW", True)
+    with httpx.Client(base_url=bot.url + "/api/v3") as public:
+        assert public.get("/depth", params={"symbol": SYMBOL}).json()["asks"] == [
+            ["9.00", "1.0000"]]
+    bot.ok("DELETE", "/order", symbol=SYMBOL, orderId=placed["orderId"])
+    assert bot.balances()["COIN"] == ("100.00000000", "0.00000000")
+    third.close()

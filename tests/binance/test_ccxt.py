@@ -104,3 +104,32 @@ def test_ccxts_async_client_trades_too(exchange_server: str, bot: Bot, other_bot
 
     made, taken = asyncio.run(trade())
     assert (made["status"], taken["status"], taken["average"]) == ("closed", "closed", 7.0)
+
+
+def test_ccxt_stop_loss_and_take_profit_orders_wait_then_trade(exchange_server: str, bot: Bot,
+                                                              other_bot: Bot) -> None:
+    trader = ccxt.binance(options(exchange_server, bot))
+    other = ccxt.binance(options(exchange_server, other_bot))
+    trader.load_markets()
+    other.load_markets()
+    other.create_order(MARKET, "limit", "buy", 0.001, 10)
+    trader.create_order(MARKET, "market", "sell", 0.001)  # the last price: 10
+    stop = trader.create_order(MARKET, "limit", "sell", 1, 9, params={"stopLossPrice": 9.5})
+    take = trader.create_order(MARKET, "limit", "sell", 1, 12,
+                               params={"takeProfitPrice": 11.5})
+    assert (stop["info"]["type"], take["info"]["type"]) == ("STOP_LOSS_LIMIT",
+                                                           "TAKE_PROFIT_LIMIT")
+    assert {o["id"]: o["triggerPrice"] for o in trader.fetch_open_orders(MARKET)} == {
+        stop["id"]: 9.5, take["id"]: 11.5}
+    assert trader.fetch_order_book(MARKET)["asks"] == []  # both wait off the book
+    # The price rises to 11.5: the take-profit rests as a sell at 12, then fills.
+    other.create_order(MARKET, "limit", "sell", 0.001, 11.5)
+    trader.create_order(MARKET, "market", "buy", 0.001)
+    assert trader.fetch_order_book(MARKET)["asks"] == [[12.0, 1.0]]
+    other.create_order(MARKET, "market", "buy", 1)
+    assert trader.fetch_order(take["id"], MARKET)["status"] == "closed"
+    assert trader.fetch_order(stop["id"], MARKET)["status"] == "open"
+    with pytest.raises(ccxt.InvalidOrder):  # reached already: the last price is 12
+        trader.create_order(MARKET, "limit", "buy", 1, 13, params={"stopLossPrice": 11})
+    trader.cancel_order(stop["id"], MARKET)
+    assert trader.fetch_open_orders(MARKET) == []

@@ -9,7 +9,15 @@ from dataclasses import dataclass, field
 
 from exchange.core.commands import CancelAll, CancelOrder, OpenAccount, PlaceOrder, ReduceOrder
 from exchange.core.markets import PPM, Config, Market
-from exchange.core.types import CancelReason, OrderType, Reject, SelfTrade, Side, TimeInForce
+from exchange.core.types import (
+    CancelReason,
+    OrderType,
+    Reject,
+    SelfTrade,
+    Side,
+    TimeInForce,
+    Trigger,
+)
 
 Outcome = tuple[object, ...]
 
@@ -26,6 +34,11 @@ class RefOrder:
     budget: int  # a market buy's quote budget left; 0 otherwise
     client_id: str
     time: int
+    cmd: PlaceOrder
+    waiting: bool = False  # a stop order not triggered yet: held for, not in the book
+    # Its place in time among resting orders: (seq of the command it rested in, then 0
+    # for the order the command placed, 1, 2, ... for the stop orders it triggered).
+    queued: tuple[int, int] = (0, 0)
 
 
 @dataclass
@@ -33,7 +46,9 @@ class Reference:
     config: Config
     users: set[int] = field(default_factory=set)
     totals: dict[tuple[int, str], int] = field(default_factory=dict)  # (user, asset) -> amount
-    book: list[RefOrder] = field(default_factory=list)  # resting orders, any market
+    book: list[RefOrder] = field(default_factory=list)  # resting and waiting, any market
+    last: dict[str, int] = field(default_factory=dict)  # last trade price per market
+    triggered: int = 0  # stop orders triggered so far
 
     def total(self, user: int, asset: str) -> int:
         return self.totals.get((user, asset), 0)
@@ -80,6 +95,8 @@ class Reference:
             order = self.find(cmd.user, cmd.order_id, cmd.client_order_id)
             if order is None:
                 return [("cancel-rejected", cmd.order_id, Reject.UNKNOWN_ORDER)]
+            if order.waiting:
+                return [("cancel-rejected", cmd.order_id, Reject.ORDER_NOT_IN_BOOK)]
             if cmd.reduce_by >= order.remaining:
                 return self.remove(order, CancelReason.REDUCED)
             order.remaining -= cmd.reduce_by
@@ -112,10 +129,15 @@ class Reference:
         m = next((m for m in self.config.markets if m.symbol == cmd.market), None)
         if m is None:
             return reject(Reject.UNKNOWN_MARKET)
+        if cmd.trigger is not Trigger.NONE:
+            if not 0 < cmd.stop_price <= m.max_price:
+                return reject(Reject.INVALID_PRICE)
+            if cmd.tif is TimeInForce.POST_ONLY:
+                return reject(Reject.INVALID_ORDER)
         buy = cmd.side is Side.BUY
         asset = m.quote.code if buy else m.base.code
         order = RefOrder(cmd.order_id, cmd.user, m, cmd.side, cmd.price, cmd.qty, cmd.qty,
-                         0, cmd.client_order_id, cmd.seq)
+                         0, cmd.client_order_id, cmd.seq, cmd)
         if cmd.type is OrderType.LIMIT:
             if not 0 < cmd.price <= m.max_price:
                 return reject(Reject.INVALID_PRICE)
@@ -123,7 +145,14 @@ class Reference:
                 return reject(Reject.INVALID_QUANTITY)
             need = self.obligation(order)
         elif buy:
-            need = order.budget = cmd.quote_qty or self.available(cmd.user, asset)
+            if cmd.quote_qty:
+                need = cmd.quote_qty
+            elif cmd.trigger is not Trigger.NONE:  # what its quantity costs at the stop
+                notional = cmd.stop_price * cmd.qty * m.quote_scale
+                need = notional + notional * max(m.maker_fee_ppm, m.taker_fee_ppm) // PPM
+            else:
+                need = self.available(cmd.user, asset)
+            order.budget = need
             if not need:
                 return reject(Reject.INSUFFICIENT_FUNDS)
         else:
@@ -134,12 +163,46 @@ class Reference:
             return reject(Reject.DUPLICATE_CLIENT_ORDER_ID)
         if self.available(cmd.user, asset) < need:
             return reject(Reject.INSUFFICIENT_FUNDS)
+        if cmd.trigger is not Trigger.NONE:
+            if self.reached(order):
+                return reject(Reject.WOULD_TRIGGER_IMMEDIATELY)
+            order.waiting = True
+            self.book.append(order)
+            return [("accepted", cmd.order_id)]
+        out = self.take(order, fresh=True, queued=(cmd.seq, 0))
+        # Trades may reach stop orders of the market; what those trade may reach more.
+        while True:
+            due = sorted((o for o in self.book if o.waiting and o.market is m
+                          and self.reached(o)), key=lambda o: o.time)
+            if not due:
+                return out
+            for stopped in due:
+                stopped.waiting = False
+                self.book.remove(stopped)
+            for stopped in due:
+                out.append(("triggered", stopped.order_id))
+                self.triggered += 1
+                out += self.take(stopped, fresh=False, queued=(cmd.seq, self.triggered))
+
+    def reached(self, order: RefOrder) -> bool:
+        last = self.last.get(order.market.symbol)
+        if last is None:
+            return False
+        rises = (order.cmd.trigger is Trigger.STOP_LOSS) == (order.side is Side.BUY)
+        return last >= order.cmd.stop_price if rises else last <= order.cmd.stop_price
+
+    def take(self, order: RefOrder, *, fresh: bool, queued: tuple[int, int]) -> list[Outcome]:
+        """Match an order placed now (`fresh`) or triggered now; rest it or end it."""
+        cmd, m = order.cmd, order.market
+        buy = cmd.side is Side.BUY
         makers = self.makers(order)
         if makers and cmd.tif is TimeInForce.POST_ONLY:
-            return reject(Reject.POST_ONLY_WOULD_TAKE)
+            return [("rejected", cmd.order_id, Reject.POST_ONLY_WOULD_TAKE)]
         if cmd.tif is TimeInForce.FOK and self.fillable(order, makers, cmd.stp) < cmd.qty:
-            return reject(Reject.FOK_CANNOT_FILL)
-        out: list[Outcome] = [("accepted", cmd.order_id)]
+            if fresh:
+                return [("rejected", cmd.order_id, Reject.FOK_CANNOT_FILL)]
+            return [("cancelled", cmd.order_id, cmd.qty, CancelReason.EXPIRED)]
+        out: list[Outcome] = [("accepted", cmd.order_id)] if fresh else []
         # The taker holds while it matches, as the engine's ledger does.
         self.book.append(order)
         stop = "limit"
@@ -165,6 +228,7 @@ class Reference:
             taker_fee = notional * m.taker_fee_ppm // PPM
             self.settle(maker, fill, notional, maker_fee)
             self.settle(order, fill, notional, taker_fee)
+            self.last[m.symbol] = maker.price
             out.append(("trade", maker.order_id, cmd.order_id, maker.price, fill, maker_fee,
                         taker_fee))
             if not maker.remaining:
@@ -181,6 +245,7 @@ class Reference:
         elif stop == "self":
             out.append(("cancelled", cmd.order_id, left, CancelReason.SELF_TRADE))
         elif cmd.type is OrderType.LIMIT and cmd.tif is not TimeInForce.IOC:
+            order.queued = queued  # rests from now: behind every order already resting
             self.book.append(order)
         else:
             out.append(("cancelled", cmd.order_id, left, CancelReason.EXPIRED))
@@ -188,12 +253,13 @@ class Reference:
 
     def makers(self, taker: RefOrder) -> list[RefOrder]:
         """Return the resting orders the taker may meet, in the order it meets them."""
-        opposite = [o for o in self.book if o.market is taker.market and o.side is not taker.side]
+        opposite = [o for o in self.book if o.market is taker.market
+                    and o.side is not taker.side and not o.waiting]
         if taker.side is Side.BUY:
             crossing = [o for o in opposite if not taker.price or o.price <= taker.price]
-            return sorted(crossing, key=lambda o: (o.price, o.time))
+            return sorted(crossing, key=lambda o: (o.price, o.queued))
         crossing = [o for o in opposite if not taker.price or o.price >= taker.price]
-        return sorted(crossing, key=lambda o: (-o.price, o.time))
+        return sorted(crossing, key=lambda o: (-o.price, o.queued))
 
     @staticmethod
     def fillable(taker: RefOrder, makers: list[RefOrder], stp: SelfTrade) -> int:

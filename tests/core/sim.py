@@ -13,7 +13,7 @@ from exchange.core.commands import (
 from exchange.core.engine import Exchange
 from exchange.core.events import Event, LevelChanged, TradeExecuted
 from exchange.core.markets import Config, Market, default_config
-from exchange.core.types import OrderType, SelfTrade, Side, TimeInForce
+from exchange.core.types import OrderType, SelfTrade, Side, TimeInForce, Trigger
 
 
 class Sim:
@@ -46,6 +46,8 @@ class Sim:
         stp: SelfTrade = SelfTrade.CANCEL_TAKER,
         market: str = "COIN-USD",
         order_id: int | None = None,
+        trigger: Trigger = Trigger.NONE,
+        stop: str | None = None,
     ) -> list[Event]:
         m = self.market(market)
         kind = OrderType.LIMIT if price is not None else OrderType.MARKET
@@ -57,7 +59,7 @@ class Sim:
             m.parse_price(price) if price is not None else 0,
             m.parse_qty(qty) if qty is not None else 0,
             m.parse_quote(quote) if quote is not None else 0,
-            client_id, stp,
+            client_id, stp, 0, m.parse_price(stop) if stop is not None else 0, trigger,
         )
         return self.run(cmd)
 

@@ -8,6 +8,7 @@ from exchange.core.events import (
     OrderRejected,
     TradeExecuted,
 )
+from exchange.core.markets import default_config
 from exchange.core.types import CancelReason, Reject, SelfTrade, Side, TimeInForce
 from tests.core.sim import Sim, kinds
 
@@ -355,3 +356,15 @@ def test_cancel_all_after_many_orders_came_and_went_cancels_exactly_the_open_one
         range(81, 101))
     assert sim.depth(SELL) == [] and sim.balance(1, "COIN") == ("100", "0")
     assert sim.exchange.ledger.open_orders(1) == []
+
+
+def test_a_budget_too_short_for_two_lots_at_once_may_buy_them_one_by_one() -> None:
+    # Fees round down trade by trade: at 0.1 %, one lot at 5.00 costs 500 minor units of
+    # USD (its 0.5 fee rounds to 0), two in one trade 1,001. A budget of 1,000 buys one,
+    # then the 500 left buys another from the same maker, in a trade of its own.
+    sim = Sim(default_config(taker_fee="0.001"))
+    sim.order(1, "sell", "1", "5.00")
+    events = sim.order(2, "buy", None, quote="0.001")
+    assert sim.trades(events) == [("5", "0.0001", 1, 2), ("5", "0.0001", 1, 2)]
+    assert kinds(events)[-1] == "OrderDone"
+    assert sim.balance(2, "USD") == ("999.999", "0")

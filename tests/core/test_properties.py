@@ -32,12 +32,13 @@ from exchange.core.events import (
     OrderDone,
     OrderReduced,
     OrderRejected,
+    OrderTriggered,
     TradeExecuted,
 )
 from exchange.core.ledger import Ledger
 from exchange.core.markets import Asset, Config, make_market
 from exchange.core.orders import Order
-from exchange.core.types import OrderType, SelfTrade, Side, TimeInForce
+from exchange.core.types import OrderType, SelfTrade, Side, TimeInForce, Trigger
 from tests.core.reference import Outcome, Reference
 
 USD, COIN, ETH = Asset("USD", 4), Asset("COIN", 2), Asset("ETH", 2)
@@ -70,18 +71,21 @@ def commands(draw: st.DrawFn) -> list[object]:
             symbol = draw(st.sampled_from(SYMBOLS))
             cid = draw(st.sampled_from(["", "", "a", "b"]))
             stp = draw(st.sampled_from(SelfTrade))
+            # A third of the orders wait for a stop price (and may be triggered, in turn).
+            trigger = draw(st.sampled_from([Trigger.NONE] * 4 + list(Trigger)[1:]))
+            stop = draw(st.integers(1, 12)) if trigger else 0
             if kind == "limit":
                 stream.append(PlaceOrder(seq, seq, next_id, user, symbol, side, OrderType.LIMIT,
                                          draw(st.sampled_from(TimeInForce)),
                                          draw(st.integers(1, 12)), draw(st.integers(1, 6)), 0,
-                                         cid, stp))
+                                         cid, stp, 0, stop, trigger))
             else:
                 by_quote = side is Side.BUY and draw(st.booleans())
                 qty = draw(st.integers(0 if by_quote else 1, 6))
                 quote = draw(st.integers(1, 80)) if by_quote else 0
                 stream.append(PlaceOrder(seq, seq, next_id, user, symbol, side,
                                          OrderType.MARKET, TimeInForce.IOC, 0, qty, quote, cid,
-                                         stp))
+                                         stp, 0, stop, trigger))
         elif kind == "cancel":
             stream.append(CancelOrder(seq, seq, user, draw(st.integers(1, next_id + 2))))
         elif kind == "cancel-cid":
@@ -108,6 +112,8 @@ def outcomes(events: Iterable[Event]) -> list[Outcome]:
             out.append(("cancel-rejected", e.order_id, e.reason))
         elif isinstance(e, OrderAccepted):
             out.append(("accepted", e.order_id))
+        elif isinstance(e, OrderTriggered):
+            out.append(("triggered", e.order_id))
         elif isinstance(e, TradeExecuted):
             out.append(("trade", e.maker_order_id, e.taker_order_id, e.price, e.qty, e.maker_fee,
                         e.taker_fee))
@@ -142,9 +148,9 @@ def check_invariants(exchange: Exchange, ref: Reference,
         for side in Side:
             engine_orders = [(o.order_id, left) for o, left in book.resting(side)]
             ref_orders = [(o.order_id, o.remaining) for o in ref.book
-                          if o.market.symbol == symbol and o.side is side]
+                          if o.market.symbol == symbol and o.side is side and not o.waiting]
             ref_orders.sort(key=lambda r: next(
-                (-o.price if side is Side.BUY else o.price, o.time)
+                (-o.price if side is Side.BUY else o.price, o.queued)
                 for o in ref.book if o.order_id == r[0]))
             assert engine_orders == ref_orders
             from_deltas = sorted((p, q) for (s, d, p), q in levels.items()

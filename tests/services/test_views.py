@@ -10,7 +10,7 @@ from exchange.core.engine import Exchange
 from exchange.core.events import BalancesChanged, Event, LevelChanged, TradeExecuted
 from exchange.core.markets import default_config
 from exchange.core.types import OrderType, Side, TimeInForce
-from exchange.services.views import CANCELLED, FILLED, NEW, PARTIALLY_FILLED, Views
+from exchange.services.views import CANCELLED, FILLED, NEW, PARTIALLY_FILLED, OrderView, Views
 
 CONFIG = default_config()
 MINUTE_NS = 60 * 10**9
@@ -129,3 +129,14 @@ def test_views_match_the_core_and_survive_a_snapshot(
         assert set(feed.views.users[user].open) == resting
     again = Views.from_state(CONFIG, feed.views.to_state())
     assert again.to_state() == feed.views.to_state()
+
+
+def test_an_order_view_stored_before_stop_orders_loads_as_one_without_a_stop() -> None:
+    # As a gateway stored it before stop orders existed (15 fields).
+    stored = ["a-one", 1796206077538, 15000, 15000000, "COIN-USD", 4, 1000, 20000, 0, 0, 2,
+              "partially_filled", 1, 1, 1796206077546]
+    order = OrderView.from_state(stored)
+    assert (order.client_order_id, order.status, order.updated) == (
+        "a-one", "partially_filled", 1796206077546)
+    assert (order.stop_price, order.trigger, order.waiting) == (0, 0, False)
+    assert order.to_state() == [*stored, 0, 0, False]

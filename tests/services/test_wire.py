@@ -15,15 +15,26 @@ from exchange.core.events import (
     OrderDone,
     OrderReduced,
     OrderRejected,
+    OrderTriggered,
     TradeExecuted,
 )
-from exchange.core.types import CancelReason, OrderType, Reject, SelfTrade, Side, TimeInForce
+from exchange.core.types import (
+    CancelReason,
+    OrderType,
+    Reject,
+    SelfTrade,
+    Side,
+    TimeInForce,
+    Trigger,
+)
 from exchange.services.wire import CODES, WireError, decode, encode
 
 MESSAGES = [
     OpenAccount(1, 2, 3),
     PlaceOrder(1, 2, 3, 4, "COIN-USD", Side.SELL, OrderType.LIMIT, TimeInForce.POST_ONLY, 400,
                10, 0, "c", SelfTrade.CANCEL_BOTH),
+    PlaceOrder(1, 2, 3, 4, "COIN-USD", Side.BUY, OrderType.MARKET, TimeInForce.IOC, 0, 10, 0,
+               "", SelfTrade.CANCEL_TAKER, 900, 450, Trigger.STOP_LOSS),
     CancelOrder(1, 2, 3, 4, "c", "COIN-USD"),
     CancelAll(1, 2, 3, ""),
     ReduceOrder(1, 2, 3, 4, 5, "", "COIN-USD"),
@@ -34,6 +45,7 @@ MESSAGES = [
     OrderReduced(1, 2, 3, 4, "COIN-USD", Side.BUY, 5, 6),
     OrderCancelled(1, 2, 3, 4, "COIN-USD", Side.SELL, 5, CancelReason.SELF_TRADE),
     OrderDone(1, 2, 3, 4, "COIN-USD", Side.BUY),
+    OrderTriggered(1, 2, 3, 4, "COIN-USD", Side.SELL),
     LevelChanged(1, "COIN-USD", Side.SELL, 400, 0, 9),
     BalancesChanged(1, 3, (("USD", 5, 6), ("COIN", 0, 7))),
 ]
@@ -72,3 +84,11 @@ def test_a_place_order_journaled_before_the_budget_field_still_decodes() -> None
     assert isinstance(placed, PlaceOrder) and placed.budget == 0 and placed.stp is SelfTrade(1)
     with pytest.raises(WireError):  # a missing field without a default is still refused
         decode(b'[2, 1, 2, 3, 4, "COIN-USD", 2, 1, 1, 400]')
+
+
+def test_messages_written_before_stop_orders_still_decode() -> None:
+    placed = decode(b'[2, 1, 2, 3, 4, "COIN-USD", 2, 1, 1, 400, 10, 0, "c", 1, 0]')
+    assert isinstance(placed, PlaceOrder) and placed.trigger is Trigger.NONE
+    assert placed.stop_price == 0
+    accepted = decode(b'[102, 1, 2, 3, 4, "COIN-USD", 2, 1, 1, 400, 10, 0, "c"]')
+    assert isinstance(accepted, OrderAccepted) and accepted.trigger is Trigger.NONE

@@ -17,6 +17,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, ViewportSize, expect, sync_playwright
 
+from tests.web.client import User
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -271,3 +273,30 @@ def test_a_binance_key_made_on_the_page_signs_requests(exchange_server: str,
         assert w.errors == [] or all("400" in e for e in w.errors), w.errors
     finally:
         w.close()
+
+
+def test_a_stop_limit_order_from_the_page_waits_then_rests_when_the_price_reaches_it(
+        exchange_server: str, chromium: Browser) -> None:
+    with User(exchange_server) as maker, User(exchange_server) as taker:
+        maker.place(side="sell", price="10.00", quantity="0.0001")
+        taker.place(side="buy", type="market", quantity="0.0001")  # the last price: 10
+        w = Watched(chromium, "stop", LAPTOP)
+        try:
+            w.open(exchange_server)
+            _create_user(w, "correct horse battery")
+            page = w.page
+            page.select_option("#sell-type", "stop_limit")
+            expect(page.locator("#sell-stop")).to_be_visible()
+            page.fill("#sell-stop", "9.50")
+            _place(page, "sell", "9.00", "1")
+            expect(page.locator("#sell-result")).to_contain_text("waits for a trade at 9.50")
+            row = page.locator("#open-orders tr").first
+            expect(row).to_contain_text("stop limit · waits for 9.50")
+            expect(page.locator("#book-asks .book-row")).to_have_count(0)
+            maker.place(side="sell", price="9.50", quantity="0.0001")
+            taker.place(side="buy", type="market", quantity="0.0001")  # reaches the stop
+            expect(page.locator('#book-asks .book-row[data-price="9.00"]')).to_have_count(1)
+            expect(row).not_to_contain_text("waits")
+            assert w.errors == [], w.errors
+        finally:
+            w.close()

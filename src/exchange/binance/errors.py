@@ -62,6 +62,7 @@ _ON_PLACE: dict[Reject, BinanceError] = {
     Reject.INVALID_ORDER: rejected(UNSUPPORTED),
     Reject.UNKNOWN_MARKET: bad_symbol(),
     Reject.UNKNOWN_ACCOUNT: rejected("This account may not place or cancel orders."),
+    Reject.WOULD_TRIGGER_IMMEDIATELY: rejected("Order would trigger immediately."),
 }
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from exchange.binance.errors import bad_symbol
 from exchange.core.markets import Config, Market
-from exchange.core.types import CancelReason, OrderType, SelfTrade, Side, TimeInForce
+from exchange.core.types import CancelReason, OrderType, SelfTrade, Side, TimeInForce, Trigger
 from exchange.services.views import CANCELLED, FILLED, NEW, PARTIALLY_FILLED, OrderView
 from exchange.web.render import MarketFormat, Render
 
@@ -25,14 +25,17 @@ SIDES = {"BUY": Side.BUY, "SELL": Side.SELL}
 SIDE_NAMES = {int(v): k for k, v in SIDES.items()}
 STP_MODES = {"EXPIRE_TAKER": SelfTrade.CANCEL_TAKER, "EXPIRE_MAKER": SelfTrade.CANCEL_MAKER,
              "EXPIRE_BOTH": SelfTrade.CANCEL_BOTH}
-ORDER_TYPES = ("LIMIT", "LIMIT_MAKER", "MARKET")
-# Types Binance has that the core does not (yet): refused with Binance's message.
-UNSUPPORTED_TYPES = {
-    "STOP_LOSS": "Stop loss orders are not supported for this symbol.",
-    "STOP_LOSS_LIMIT": "Stop loss limit orders are not supported for this symbol.",
-    "TAKE_PROFIT": "Take profit orders are not supported for this symbol.",
-    "TAKE_PROFIT_LIMIT": "Take profit limit orders are not supported for this symbol.",
+# Binance's order types: what the core's order is, and what waits for its stop price.
+ORDER_TYPES: dict[str, tuple[OrderType, Trigger]] = {
+    "LIMIT": (OrderType.LIMIT, Trigger.NONE), "LIMIT_MAKER": (OrderType.LIMIT, Trigger.NONE),
+    "MARKET": (OrderType.MARKET, Trigger.NONE),
+    "STOP_LOSS": (OrderType.MARKET, Trigger.STOP_LOSS),
+    "STOP_LOSS_LIMIT": (OrderType.LIMIT, Trigger.STOP_LOSS),
+    "TAKE_PROFIT": (OrderType.MARKET, Trigger.TAKE_PROFIT),
+    "TAKE_PROFIT_LIMIT": (OrderType.LIMIT, Trigger.TAKE_PROFIT),
 }
+_TYPE_NAMES = {(int(kind), int(trigger)): name for name, (kind, trigger) in ORDER_TYPES.items()
+               if name != "LIMIT_MAKER"}
 TIFS = {"GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK}
 _TIF_NAMES = {int(TimeInForce.GTC): "GTC", int(TimeInForce.IOC): "IOC",
               int(TimeInForce.FOK): "FOK", int(TimeInForce.POST_ONLY): "GTC"}
@@ -109,9 +112,12 @@ class Shapes:
             "cummulativeQuoteQty": f.quote(order.filled_quote), "status": status(order),
             "timeInForce": _TIF_NAMES[order.tif] if order.type == OrderType.LIMIT else "GTC",
             "type": order_type(order),
-            "side": SIDE_NAMES[order.side], "stopPrice": f.price(0), "icebergQty": f.qty(0),
-            "time": order.created, "updateTime": order.updated,
-            "isWorking": order.status in (NEW, PARTIALLY_FILLED), "workingTime": order.created,
+            "side": SIDE_NAMES[order.side], "stopPrice": f.price(order.stop_price),
+            "icebergQty": f.qty(0), "time": order.created, "updateTime": order.updated,
+            "isWorking": order.status in (NEW, PARTIALLY_FILLED) and not order.waiting,
+            # A stop order works from its trigger on (when it was last updated, then).
+            "workingTime": order.updated if order.trigger and not order.waiting else
+            order.created if not order.trigger else -1,
             "origQuoteOrderQty": f.quote(order.quote_qty),
         }
 
@@ -142,6 +148,6 @@ def status(order: OrderView) -> str:
 
 
 def order_type(order: OrderView) -> str:
-    if order.type == OrderType.MARKET:
-        return "MARKET"
-    return "LIMIT_MAKER" if order.tif == TimeInForce.POST_ONLY else "LIMIT"
+    if order.tif == TimeInForce.POST_ONLY:
+        return "LIMIT_MAKER"
+    return _TYPE_NAMES[(order.type, order.trigger)]

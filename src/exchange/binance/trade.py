@@ -14,10 +14,10 @@ from fastapi import APIRouter, Request
 
 from exchange.binance.errors import (
     UNKNOWN_ORDER,
-    UNSUPPORTED,
     BinanceError,
     endpoint,
     illegal,
+    missing,
     rejected,
 )
 from exchange.binance.market import services
@@ -27,13 +27,12 @@ from exchange.binance.shapes import (
     SIDES,
     STP_MODES,
     TIFS,
-    UNSUPPORTED_TYPES,
     Shapes,
     binance_symbol,
 )
 from exchange.core.markets import Market
 from exchange.core.numbers import InvalidNumber
-from exchange.core.types import OrderType, SelfTrade, Side, TimeInForce
+from exchange.core.types import OrderType, SelfTrade, Side, TimeInForce, Trigger
 from exchange.services.views import CANCELLED, FILLED, OrderView
 from exchange.web.auth import now_ms
 from exchange.web.context import Context
@@ -44,8 +43,7 @@ _DECIMAL = re.compile(r"^[0-9]{1,20}(\.[0-9]{1,20})?$")
 _CLIENT_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 _PPM = Units(Decimal("0.000001"))
 _FILLS = 1000  # recent fills searched for an order's own in a FULL answer
-_NOT_YET = {"stopPrice": UNSUPPORTED,
-            "icebergQty": "Iceberg orders are not supported for this symbol.",
+_NOT_YET = {"icebergQty": "Iceberg orders are not supported for this symbol.",
             "trailingDelta": "Trailing stop orders are not supported for this symbol."}
 
 
@@ -107,32 +105,36 @@ class NewOrder:
     def __init__(self, shapes: Shapes, params: Params) -> None:
         self.market = market = shapes.market(params.need("symbol"))
         self.side = SIDES[params.choice("side", tuple(SIDES))]
-        kind = params.need("type")
-        if kind in UNSUPPORTED_TYPES:
-            raise rejected(UNSUPPORTED_TYPES[kind])
-        if kind not in ORDER_TYPES:
+        name = params.need("type")
+        if name not in ORDER_TYPES:
             raise BinanceError(-1116, "Invalid orderType.")
-        self.kind = kind
+        self.name = name
+        self.kind, self.trigger = ORDER_TYPES[name]
+        limit = self.kind is OrderType.LIMIT
         tif = params.get("timeInForce")
-        if kind == "LIMIT":
+        if limit and name != "LIMIT_MAKER":
             if tif is None:
-                raise BinanceError(-1102, "Mandatory parameter 'timeInForce' was not sent, "
-                                          "was empty/null, or malformed.")
+                raise missing("timeInForce")
             if tif not in TIFS:
                 raise BinanceError(-1115, "Invalid timeInForce.")
             self.tif = TIFS[tif]
         elif tif is not None:
-            raise BinanceError(-1106, "Parameter 'timeInForce' sent when not required.")
+            raise not_required("timeInForce")
         else:
-            self.tif = TimeInForce.POST_ONLY if kind == "LIMIT_MAKER" else TimeInForce.IOC
-        for name, refusal in _NOT_YET.items():
-            if params.get(name) is not None:
+            self.tif = TimeInForce.POST_ONLY if limit else TimeInForce.IOC
+        self.stop = 0
+        if self.trigger is not Trigger.NONE:
+            self.stop = _units(market.parse_price, _decimal(params, "stopPrice"), "PRICE_FILTER")
+        elif params.get("stopPrice") is not None:
+            raise not_required("stopPrice")
+        for extra, refusal in _NOT_YET.items():
+            if params.get(extra) is not None:
                 raise rejected(refusal)
         self.price = self.qty = self.quote = 0
         quantity, quote = params.get("quantity"), params.get("quoteOrderQty")
-        if kind == "MARKET":
+        if not limit:
             if params.get("price") is not None:
-                raise BinanceError(-1106, "Parameter 'price' sent when not required.")
+                raise not_required("price")
             if (quantity is None) == (quote is None):
                 raise BinanceError(-1102, "Param 'quantity' or 'quoteOrderQty' must be sent, "
                                           "but both were empty/null!")
@@ -143,7 +145,7 @@ class NewOrder:
             self.price = _units(market.parse_price, _decimal(params, "price"), "PRICE_FILTER")
             quantity = params.need("quantity")
             if quote is not None:
-                raise BinanceError(-1106, "Parameter 'quoteOrderQty' sent when not required.")
+                raise not_required("quoteOrderQty")
         if quantity is not None:
             self.qty = _units(market.parse_qty, _decimal(params, "quantity"), "LOT_SIZE")
         if quote is not None:
@@ -156,7 +158,13 @@ class NewOrder:
         self.client_id = client_id or "web_" + secrets.token_urlsafe(16).replace("-", "_")
         self.stp = STP_MODES[params.choice("selfTradePreventionMode", tuple(STP_MODES),
                                            "EXPIRE_TAKER")]
-        self.response = params.choice("newOrderRespType", ("ACK", "RESULT", "FULL"), "FULL")
+        # Binance's default: a full answer for limit and market orders, an ACK for others.
+        full = "FULL" if name in ("LIMIT", "MARKET") else "ACK"
+        self.response = params.choice("newOrderRespType", ("ACK", "RESULT", "FULL"), full)
+
+
+def not_required(name: str) -> BinanceError:
+    return BinanceError(-1106, f"Parameter '{name}' sent when not required.")
 
 
 def _decimal(params: Params, name: str) -> str:
@@ -179,9 +187,9 @@ def _units(parse: Any, value: str, filter_name: str) -> int:
 async def place(request: Request) -> dict[str, Any]:
     ctx, shapes, params, signer = await _signed(request, trade=True)
     new = NewOrder(shapes, params)
-    kind = OrderType.LIMIT if new.kind != "MARKET" else OrderType.MARKET
-    order = await ctx.gateway.place(signer.user, new.market.symbol, new.side, kind, new.tif,
-                                    new.price, new.qty, new.quote, new.client_id, new.stp)
+    order = await ctx.gateway.place(signer.user, new.market.symbol, new.side, new.kind,
+                                    new.tif, new.price, new.qty, new.quote, new.client_id,
+                                    new.stp, new.stop, new.trigger)
     answer: dict[str, Any] = {"symbol": binance_symbol(new.market), "orderId": order.order_id,
                               "orderListId": -1, "clientOrderId": order.client_order_id,
                               "transactTime": order.created}
@@ -192,6 +200,8 @@ async def place(request: Request) -> dict[str, Any]:
                  "cummulativeQuoteQty", "status", "timeInForce", "type", "side",
                  "workingTime"):
         answer[name] = full[name]
+    if new.trigger is not Trigger.NONE:
+        answer["stopPrice"] = full["stopPrice"]
     answer["selfTradePreventionMode"] = _stp_name(new.stp)
     if new.response == "FULL":
         fills = await ctx.models.fills(signer.user, new.market.symbol, _FILLS)

@@ -13,9 +13,16 @@ Ordering invariant
     oldest order first. A trade's price is the resting order's. At rest the book is
     never crossed: every bid is below every ask.
 
+Stop orders
+    A stop order waits off the book (`stops.Stops`) until the last trade price reaches
+    its stop; then, in the same command, it is placed as its type, limit or market, and
+    takes its place in time at that moment. A stop already reached on arrival is
+    refused. What a triggered order's own trades reach fires next, oldest first.
+
 Cancel and reduce
     O(1): the order is found by id and unlinked from its level. Reducing keeps the
-    order's place; it never grows an order.
+    order's place; it never grows an order. A waiting stop order can be cancelled, not
+    reduced (it is in no level yet).
 
 Trust
     The book trusts its input: risk has checked users, sizes, funds and that a cancel or
@@ -34,7 +41,13 @@ from typing import Any, Final
 
 from mypy_extensions import i64
 
-from exchange.core.commands import CancelOrder, PlaceOrder, ReduceOrder, place_order_from_list
+from exchange.core.commands import (
+    CancelOrder,
+    PlaceOrder,
+    ReduceOrder,
+    place_order_from_list,
+    place_order_to_list,
+)
 from exchange.core.events import (
     CancelRejected,
     Event,
@@ -44,12 +57,14 @@ from exchange.core.events import (
     OrderDone,
     OrderReduced,
     OrderRejected,
+    OrderTriggered,
     TradeExecuted,
 )
 from exchange.core.levels import Ladder
 from exchange.core.markets import Market
 from exchange.core.orders import Order, OrderIndex
 from exchange.core.settlement import Settlement
+from exchange.core.stops import Stops, reached
 from exchange.core.types import (
     CancelReason,
     OrderType,
@@ -57,6 +72,7 @@ from exchange.core.types import (
     SelfTrade,
     Side,
     TimeInForce,
+    Trigger,
 )
 
 # Enum members the hot paths compare with, as constants: compiled, a `Final` is a C static,
@@ -71,6 +87,7 @@ EXPIRED: Final = CancelReason.EXPIRED
 SELF_TRADE: Final = CancelReason.SELF_TRADE
 CANCEL_TAKER: Final = SelfTrade.CANCEL_TAKER
 CANCEL_MAKER: Final = SelfTrade.CANCEL_MAKER
+NO_TRIGGER: Final = Trigger.NONE
 _NO_LIMIT: Final = 1 << 62  # a key no price reaches: market orders take whatever is there
 _UNLIMITED_QTY: Final = 1 << 62  # a quote-budget market buy is bounded by money, not lots
 
@@ -90,53 +107,107 @@ class OrderBook:
         self.risk = risk
         self._bids = Ladder(BUY)
         self._asks = Ladder(SELL)
-        self._orders = OrderIndex()
+        self._orders = OrderIndex()  # resting and waiting (stop) orders
+        self.stops = Stops()
+        self.last_price: i64 = 0  # of the last trade; 0 before the first
         self.trade_id: i64 = 0
         self.version: i64 = 0  # numbers LevelChanged events
 
     # ---- commands -------------------------------------------------------------------
 
     def place(self, order: Order, out: list[Event]) -> None:
-        """Match an incoming order, rest what may rest, and append what happened to `out`.
+        """Match an incoming order, rest what may rest (a stop order: wait for its stop),
+        and append what happened to `out`, with what the order's trades triggered.
 
         `order` is the order's record: risk's, or a new one for a book apart.
         """
-        side, tif, qty = order.side, order.tif, order.qty
-        if self._orders.has_id(order.order_id):  # ids are unique across the exchange
+        if self._orders.has_id(order.order_id):
             raise ValueError(f"order id {order.order_id} is already in the book")
+        if order.trigger is not NO_TRIGGER:
+            self._arm(order, out)
+            return
+        self._take(order, order.seq, order.ts, out, True)
+        if len(self.stops):
+            self._fire(order.seq, order.ts, out)
+
+    def _take(self, order: Order, seq: int, ts: int, out: list[Event], fresh: bool) -> None:
+        """Match an order placed now (`fresh`) or a stop order triggered by command `seq`,
+        then rest it or end it. Risk beside the book hears of one that did not rest."""
+        side, tif, qty = order.side, order.tif, order.qty
         buy = side is BUY
         limit = order.type is LIMIT
         if limit:
             best = self._asks.best if buy else self._bids.best
-            if best is None or (best.price > order.price if buy else best.price < order.price):
-                # The common case: a limit order that does not cross goes straight to rest.
-                if tif is FOK:
-                    out.append(_rejected(order, Reject.FOK_CANNOT_FILL))
-                    return
+            crosses = best is not None and (
+                best.price <= order.price if buy else best.price >= order.price)
+            refusal: Reject | None = None
+            if tif is POST_ONLY and crosses:
+                refusal = Reject.POST_ONLY_WOULD_TAKE
+            elif tif is FOK and (not crosses or self._fillable(order) < qty):
+                refusal = Reject.FOK_CANNOT_FILL
+            if refusal is not None:
+                # A triggered order was accepted long ago: what cannot fill expires.
+                out.append(_rejected(order, refusal) if fresh
+                           else _cancelled(order, seq, ts, qty, EXPIRED))
+                self._closed(order)
+                return
+            if fresh:
                 out.append(_accepted(order))
+            if not crosses:
+                # The common case: a limit order that does not cross goes straight to rest.
                 if tif is IOC:
-                    out.append(_cancelled(order, qty, EXPIRED))
+                    out.append(_cancelled(order, seq, ts, qty, EXPIRED))
+                    self._closed(order)
                 else:
-                    self._rest(order, qty, out)
+                    self._rest(order, qty, seq, out)
                 return
-            if tif is POST_ONLY:
-                out.append(_rejected(order, Reject.POST_ONLY_WOULD_TAKE))
-                return
-            if tif is FOK and self._fillable(order) < qty:
-                out.append(_rejected(order, Reject.FOK_CANNOT_FILL))
-                return
-        out.append(_accepted(order))
+        elif fresh:
+            out.append(_accepted(order))
         budget = (order.budget or order.quote_qty) if buy else 0
-        left, stop = self._match(order, qty or _UNLIMITED_QTY, budget, out)
+        left, stop = self._match(order, seq, ts, qty or _UNLIMITED_QTY, budget, out)
         if stop == FILLED or (stop == OUT_OF_BUDGET and not qty):
-            out.append(OrderDone(order.seq, order.ts, order.order_id, order.user, self.symbol,
-                                 side))
+            out.append(OrderDone(seq, ts, order.order_id, order.user, self.symbol, side))
         elif stop == SELF_TRADED:
-            out.append(_cancelled(order, left if qty else 0, SELF_TRADE))
+            out.append(_cancelled(order, seq, ts, left if qty else 0, SELF_TRADE))
         elif limit and tif is not IOC:
-            self._rest(order, left, out)
+            self._rest(order, left, seq, out)
+            return
         else:  # a quote-only order has no lots to report
-            out.append(_cancelled(order, left if qty else 0, EXPIRED))
+            out.append(_cancelled(order, seq, ts, left if qty else 0, EXPIRED))
+        self._closed(order)
+
+    def _arm(self, order: Order, out: list[Event]) -> None:
+        """Accept a stop order to wait off the book, unless its stop is already reached."""
+        if reached(order, self.last_price):
+            out.append(_rejected(order, Reject.WOULD_TRIGGER_IMMEDIATELY))
+            self._closed(order)
+            return
+        out.append(_accepted(order))
+        order.armed = True
+        self.stops.add(order)
+        self._orders.add(order)
+
+    def _fire(self, seq: int, ts: int, out: list[Event]) -> None:
+        """Place the stop orders the last trades reached, oldest first, as if they came
+        now, and those their own trades reach, until no more are reached."""
+        while True:
+            due = self.stops.due(self.last_price)
+            if not due:
+                return
+            for order in due:
+                order.armed = False
+                self._orders.remove(order)
+                out.append(OrderTriggered(seq, ts, order.order_id, order.user, self.symbol,
+                                          order.side))
+                self._take(order, seq, ts, out, False)
+
+    def _side(self, order: Order) -> Ladder:
+        return self._bids if order.side is BUY else self._asks
+
+    def _closed(self, order: Order) -> None:
+        """An order that will not rest is done with: risk beside the book releases it."""
+        if self.risk is not None:
+            self.risk.closed(order)
 
     def cancel(self, cmd: CancelOrder, out: list[Event]) -> None:
         """Take a resting order of `cmd.user` out of the book."""
@@ -148,9 +219,10 @@ class OrderBook:
         self.remove(order, cmd.seq, cmd.ts, CancelReason.USER, out)
 
     def reduce(self, cmd: ReduceOrder, out: list[Event]) -> None:
-        """Take `cmd.reduce_by` lots off a resting order, keeping its priority."""
+        """Take `cmd.reduce_by` lots off a resting order, keeping its priority (a stop
+        order waiting for its stop is not in the book: it can be cancelled, not reduced)."""
         order = self._orders.get(cmd.user, cmd.order_id)
-        if order is None:
+        if order is None or order.armed:
             out.append(CancelRejected(cmd.seq, cmd.ts, cmd.order_id, cmd.user,
                                       cmd.client_order_id, Reject.ORDER_NOT_IN_BOOK))
             return
@@ -159,8 +231,7 @@ class OrderBook:
             return
         reduce_by: i64 = cmd.reduce_by
         remaining = order.book_left = order.book_left - reduce_by
-        level = order.level
-        assert level is not None, "a resting order has its level"
+        level = self._side(order).of(order.price)
         level.total -= reduce_by
         out.append(OrderReduced(cmd.seq, cmd.ts, cmd.order_id, cmd.user, self.symbol,
                                 level.side, reduce_by, remaining))
@@ -172,11 +243,11 @@ class OrderBook:
 
     # ---- matching -------------------------------------------------------------------
 
-    def _match(self, order: Order, qty: i64, budget: int, out: list[Event]) -> tuple[i64, int]:
+    def _match(self, order: Order, seq: int, ts: int, qty: i64, budget: int,
+               out: list[Event]) -> tuple[i64, int]:
         """Take liquidity up to the order's limit price, `qty` lots and (if not 0)
-        `budget` quote; return the lots not taken and why it stopped."""
-        seq, ts, order_id, user, side, stp = (order.seq, order.ts, order.order_id, order.user,
-                                              order.side, order.stp)
+        `budget` quote, for command `seq`; return the lots not taken and why it stopped."""
+        order_id, user, side, stp = order.order_id, order.user, order.side, order.stp
         buy = side is BUY
         ladder = self._asks if buy else self._bids
         maker_side = SELL if buy else BUY
@@ -235,6 +306,7 @@ class OrderBook:
                 maker.book_left = maker_left
                 level.total -= fill
                 self.trade_id += 1
+                self.last_price = price
                 out.append(TradeExecuted(seq, ts, symbol, self.trade_id, price, fill, side,
                                          maker_id, maker_user, order_id, user, maker_fee,
                                          taker_fee))
@@ -250,9 +322,11 @@ class OrderBook:
                 if not qty:
                     stop = FILLED
                     break
-                if maker_left:  # neither side is done: the budget pays for no more
-                    stop = OUT_OF_BUDGET
-                    break
+                if maker_left:
+                    # The budget ran short of this maker. Fees round down trade by trade,
+                    # so what is left may still pay for a lot as a trade of its own: try
+                    # the same maker again (no lot affordable stops it above).
+                    continue
                 maker = following
             if level.total != before:
                 self.version += 1
@@ -287,23 +361,29 @@ class OrderBook:
 
     # ---- resting and removing -------------------------------------------------------
 
-    def _rest(self, order: Order, qty: i64, out: list[Event]) -> None:
+    def _rest(self, order: Order, qty: i64, seq: int, out: list[Event]) -> None:
         """Rest `qty` lots of a limit order at the back of its level."""
         level = (self._bids if order.side is BUY else self._asks).at(order.price)
         level.append(order, qty)
         self._orders.add(order)
         self.version += 1
-        out.append(LevelChanged(order.seq, self.symbol, order.side, order.price, level.total,
+        out.append(LevelChanged(seq, self.symbol, order.side, order.price, level.total,
                                 self.version))
 
     def remove(self, order: Order, seq: int, ts: int, reason: CancelReason,
                out: list[Event]) -> None:
-        """Take a resting order out and report it gone (risk beside the book, which found
-        the record itself, cancels this way)."""
+        """Take a resting or waiting order out and report it gone (risk beside the book,
+        which found the record itself, cancels this way)."""
         self._orders.remove(order)
+        if order.armed:  # a stop order: nothing of it is in a level
+            order.armed = False
+            self.stops.remove(order)
+            out.append(OrderCancelled(seq, ts, order.order_id, order.user, self.symbol,
+                                      order.side, order.qty, reason))
+            self._closed(order)
+            return
         left = order.book_left
-        level = order.level
-        assert level is not None, "a resting order has its level"
+        level = self._side(order).of(order.price)
         level.unlink(order)
         order.book_left = 0
         level.total -= left
@@ -315,8 +395,7 @@ class OrderBook:
                                   reason))
         self.version += 1
         out.append(LevelChanged(seq, symbol, side, level.price, level.total, self.version))
-        if self.risk is not None:
-            self.risk.closed(order)
+        self._closed(order)
 
     # ---- queries --------------------------------------------------------------------
 
@@ -353,13 +432,24 @@ class OrderBook:
     # ---- state ----------------------------------------------------------------------
 
     def to_state(self) -> dict[str, Any]:
-        """Return the book as plain data, in priority order, independent of its layout."""
-        return {
+        """Return the book as plain data, in priority order, independent of its layout.
+
+        The last trade price and the waiting stop orders are written only once there are
+        any, so a book that never had them is written as before stop orders existed.
+        """
+        state: dict[str, Any] = {
             "trade_id": self.trade_id,
             "version": self.version,
-            "bids": [[remaining, list(placed)] for placed, remaining in self.resting(BUY)],
-            "asks": [[remaining, list(placed)] for placed, remaining in self.resting(SELL)],
+            "bids": [[remaining, place_order_to_list(placed)]
+                     for placed, remaining in self.resting(BUY)],
+            "asks": [[remaining, place_order_to_list(placed)]
+                     for placed, remaining in self.resting(SELL)],
         }
+        if self.last_price:
+            state["last_price"] = self.last_price
+        if len(self.stops):
+            state["stops"] = [place_order_to_list(o.command()) for o in self.stops.orders()]
+        return state
 
     @classmethod
     def from_state(
@@ -373,6 +463,12 @@ class OrderBook:
                 order = records(place_order_from_list(fields))
                 ladder.at(order.price).append(order, remaining)
                 book._orders.add(order)
+        for fields in state.get("stops", ()):
+            order = records(place_order_from_list(fields))
+            order.armed = True
+            book.stops.add(order)
+            book._orders.add(order)
+        book.last_price = state.get("last_price", 0)
         book.trade_id = state["trade_id"]
         book.version = state["version"]
         return book
@@ -382,12 +478,14 @@ def _accepted(order: Order) -> OrderAccepted:
     # A limit order never carries a quote quantity (risk refuses one that does).
     return OrderAccepted(order.seq, order.ts, order.order_id, order.user, order.market,
                          order.side, order.type, order.tif, order.price, order.qty,
-                         order.quote_qty, order.client_order_id)
+                         order.quote_qty, order.client_order_id, order.stop_price,
+                         order.trigger)
 
 
-def _cancelled(order: Order, left: int, reason: CancelReason) -> OrderCancelled:
-    return OrderCancelled(order.seq, order.ts, order.order_id, order.user, order.market,
-                          order.side, left, reason)
+def _cancelled(order: Order, seq: int, ts: int, left: int,
+               reason: CancelReason) -> OrderCancelled:
+    return OrderCancelled(seq, ts, order.order_id, order.user, order.market, order.side, left,
+                          reason)
 
 
 def _rejected(order: Order, reason: Reject) -> OrderRejected:

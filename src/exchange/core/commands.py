@@ -22,7 +22,7 @@ from typing import Any, Final, final
 from mypy_extensions import mypyc_attr
 
 from exchange.core.message import Message
-from exchange.core.types import OrderType, SelfTrade, Side, TimeInForce
+from exchange.core.types import OrderType, SelfTrade, Side, TimeInForce, Trigger
 
 
 @mypyc_attr(acyclic=True)
@@ -51,14 +51,15 @@ class OpenAccount(BaseCommand):
 @mypyc_attr(acyclic=True)
 class PlaceOrder(BaseCommand):
     __slots__ = ("budget", "client_order_id", "market", "order_id", "price", "qty",
-                 "quote_qty", "side", "stp", "tif", "type", "user")
+                 "quote_qty", "side", "stop_price", "stp", "tif", "trigger", "type", "user")
     _fields = ("seq", "ts", "order_id", "user", "market", "side", "type", "tif", "price", "qty",
-               "quote_qty", "client_order_id", "stp", "budget")
+               "quote_qty", "client_order_id", "stp", "budget", "stop_price", "trigger")
 
     def __init__(self, seq: int, ts: int, order_id: int, user: int, market: str, side: Side,
                  type: OrderType, tif: TimeInForce, price: int, qty: int, quote_qty: int = 0,
                  client_order_id: str = "", stp: SelfTrade = SelfTrade.CANCEL_TAKER,
-                 budget: int = 0) -> None:
+                 budget: int = 0, stop_price: int = 0, trigger: Trigger = Trigger.NONE,
+                 ) -> None:
         super().__init__(seq, ts)
         self.order_id: Final = order_id  # unique across the exchange; given by the gateway
         self.user: Final = user
@@ -76,6 +77,9 @@ class PlaceOrder(BaseCommand):
         # spend (all the user had; risk cannot see the book). Apart from `quote_qty`, so
         # that the order still shows what its owner asked for.
         self.budget: Final = budget
+        # A stop order (see `types.Trigger`): the price, in ticks, that triggers it.
+        self.stop_price: Final = stop_price
+        self.trigger: Final = trigger
 
 
 @final
@@ -133,8 +137,16 @@ Command = OpenAccount | PlaceOrder | CancelOrder | CancelAll | ReduceOrder
 
 # The fields of each command whose values are enum members (the wire sends their numbers).
 ENUM_FIELDS: dict[type, dict[str, type]] = {
-    PlaceOrder: {"side": Side, "type": OrderType, "tif": TimeInForce, "stp": SelfTrade},
+    PlaceOrder: {"side": Side, "type": OrderType, "tif": TimeInForce, "stp": SelfTrade,
+                 "trigger": Trigger},
 }
+
+
+def place_order_to_list(cmd: PlaceOrder) -> list[Any]:
+    """Return a PlaceOrder's fields for a snapshot: the stop's two only for a stop order,
+    so that a state without one is written as before stop orders existed."""
+    fields = list(cmd)
+    return fields if cmd.trigger else fields[:14]
 
 
 def place_order_from_list(fields: Sequence[Any]) -> PlaceOrder:
@@ -143,4 +155,6 @@ def place_order_from_list(fields: Sequence[Any]) -> PlaceOrder:
     values[5], values[6], values[7] = Side(values[5]), OrderType(values[6]), TimeInForce(values[7])
     if len(values) > 12:
         values[12] = SelfTrade(values[12])
+    if len(values) > 15:
+        values[15] = Trigger(values[15])
     return PlaceOrder(*values)

@@ -35,7 +35,6 @@ from exchange.core.events import CancelRejected, Event, OrderRejected
 from exchange.core.ledger import Ledger
 from exchange.core.markets import Config
 from exchange.core.orders import Order
-from exchange.core.settlement import close
 from exchange.core.types import CancelReason
 
 STATE_FORMAT: Final = 1
@@ -81,10 +80,8 @@ class Exchange:
                 if isinstance(order, OrderRejected):
                     out.append(order)
                 else:
+                    # The book tells risk (`Settlement`) of an order that did not rest.
                     self.books[order.market].place(order, out)
-                    if order.level is None:
-                        # Filled, cancelled or refused by the book: release what it holds.
-                        close(order)
             case CancelOrder():
                 named = ledger.cancellable(cmd)
                 if isinstance(named, CancelRejected):

@@ -1,9 +1,10 @@
 """Events: what happened, in the past tense. Immutable, stamped with the command's seq and ts.
 
-Life of an order: `OrderAccepted` or `OrderRejected`; then any number of
-`TradeExecuted` and `OrderReduced`; then exactly one terminal event, `OrderDone` (fully
-filled) or `OrderCancelled` (the rest is gone, with a reason). An order that rests emits
-no terminal event until it leaves the book. `LevelChanged` reports the new total size
+Life of an order: `OrderAccepted` or `OrderRejected`; for a stop order, later
+`OrderTriggered`; then any number of `TradeExecuted` and `OrderReduced`; then exactly one
+terminal event, `OrderDone` (fully filled) or `OrderCancelled` (the rest is gone, with a
+reason). An order that rests, or waits for its stop, emits no terminal event until it
+leaves the book. `LevelChanged` reports the new total size
 of a price level after every change, numbered per market by `version` with no gaps, so
 a client can check it missed nothing.
 
@@ -19,7 +20,7 @@ from typing import Final, final
 from mypy_extensions import mypyc_attr
 
 from exchange.core.message import Message
-from exchange.core.types import CancelReason, OrderType, Reject, Side, TimeInForce
+from exchange.core.types import CancelReason, OrderType, Reject, Side, TimeInForce, Trigger
 
 
 @final
@@ -38,13 +39,14 @@ class AccountOpened(Message):
 @mypyc_attr(acyclic=True)
 class OrderAccepted(Message):
     __slots__ = ("client_order_id", "market", "order_id", "price", "qty", "quote_qty", "seq",
-                 "side", "tif", "ts", "type", "user")
+                 "side", "stop_price", "tif", "trigger", "ts", "type", "user")
     _fields = ("seq", "ts", "order_id", "user", "market", "side", "type", "tif", "price", "qty",
-               "quote_qty", "client_order_id")
+               "quote_qty", "client_order_id", "stop_price", "trigger")
 
     def __init__(self, seq: int, ts: int, order_id: int, user: int, market: str, side: Side,
                  type: OrderType, tif: TimeInForce, price: int, qty: int, quote_qty: int,
-                 client_order_id: str) -> None:
+                 client_order_id: str, stop_price: int = 0,
+                 trigger: Trigger = Trigger.NONE) -> None:
         self.seq: Final = seq
         self.ts: Final = ts
         self.order_id: Final = order_id
@@ -57,6 +59,28 @@ class OrderAccepted(Message):
         self.qty: Final = qty
         self.quote_qty: Final = quote_qty
         self.client_order_id: Final = client_order_id
+        # A stop order waits, off the book, for the last trade price to reach its stop.
+        self.stop_price: Final = stop_price
+        self.trigger: Final = trigger
+
+
+@final
+@mypyc_attr(acyclic=True)
+class OrderTriggered(Message):
+    """A stop order's stop price was reached: from now on it is its type, limit or market,
+    placed at this moment (its trades, rest or end follow, with the same seq)."""
+
+    __slots__ = ("market", "order_id", "seq", "side", "ts", "user")
+    _fields = ("seq", "ts", "order_id", "user", "market", "side")
+
+    def __init__(self, seq: int, ts: int, order_id: int, user: int, market: str,
+                 side: Side) -> None:
+        self.seq: Final = seq
+        self.ts: Final = ts
+        self.order_id: Final = order_id
+        self.user: Final = user
+        self.market: Final = market
+        self.side: Final = side
 
 
 @mypyc_attr(acyclic=True)
@@ -210,6 +234,7 @@ class BalancesChanged(Message):
 Event = (
     AccountOpened
     | OrderAccepted
+    | OrderTriggered
     | OrderRejected
     | CancelRejected
     | TradeExecuted
@@ -222,7 +247,8 @@ Event = (
 
 # The fields of each event whose values are enum members (the wire sends their numbers).
 ENUM_FIELDS: dict[type, dict[str, type]] = {
-    OrderAccepted: {"side": Side, "type": OrderType, "tif": TimeInForce},
+    OrderAccepted: {"side": Side, "type": OrderType, "tif": TimeInForce, "trigger": Trigger},
+    OrderTriggered: {"side": Side},
     OrderRejected: {"reason": Reject},
     CancelRejected: {"reason": Reject},
     TradeExecuted: {"taker_side": Side},

@@ -6,7 +6,10 @@ moves what it may cost from available to held; the book's events then settle and
 
     limit buy   holds price x qty x quote_scale + the largest fee it could pay
     sell        holds qty x base_scale of the base asset
-    market buy  holds its quote budget (or, by quantity only, all available quote)
+    market buy  holds its quote budget (or, by quantity only, all available quote;
+                a stop-market buy by quantity: what it costs at its stop price)
+
+A stop order holds from its acceptance, as any order does, while it waits for its stop.
 
 Invariants (checked by the property tests after every command)
     * Every hold equals its order's remaining obligation, and an account's held amount
@@ -39,6 +42,7 @@ from exchange.core.commands import (
     PlaceOrder,
     ReduceOrder,
     place_order_from_list,
+    place_order_to_list,
 )
 from exchange.core.events import (
     AccountOpened,
@@ -53,7 +57,7 @@ from exchange.core.events import (
 from exchange.core.markets import Config
 from exchange.core.orders import Order, OrderIndex
 from exchange.core.settlement import Account, Settlement, Terms, close, reduced, settle
-from exchange.core.types import OrderType, Reject, Side, TimeInForce
+from exchange.core.types import OrderType, Reject, Side, TimeInForce, Trigger
 
 FEE_ACCOUNT: Final = 0  # the user id that collects fees; no one can trade as it
 # Order ids are positive and under 2^62: compiled, an int below that compares in machine
@@ -63,6 +67,7 @@ MAX_ID: Final = (1 << 62) - 1
 USER_LIMIT: Final = 1 << 24
 BUY: Final = Side.BUY  # constants, not lookups in the module's dict (see book.py)
 LIMIT: Final = OrderType.LIMIT
+NO_TRIGGER: Final = Trigger.NONE
 
 
 class Ledger:
@@ -132,6 +137,14 @@ class Ledger:
             return _rejected(cmd, Reject.UNKNOWN_MARKET)
         market = terms.market
         buy = side is BUY
+        if cmd.trigger is not NO_TRIGGER:
+            # A stop order: its stop price is a price of the market; it is never maker-only.
+            if not 0 < cmd.stop_price <= market.max_price:
+                return _rejected(cmd, Reject.INVALID_PRICE)
+            if cmd.tif is TimeInForce.POST_ONLY:
+                return _rejected(cmd, Reject.INVALID_ORDER)
+        elif cmd.stop_price:
+            return _rejected(cmd, Reject.INVALID_ORDER)
         if kind is LIMIT:
             if not 0 < price <= market.max_price:
                 return _rejected(cmd, Reject.INVALID_PRICE)
@@ -173,8 +186,15 @@ class Ledger:
             return market.base_amount(qty)
         if quote_qty < 0 or not (qty or quote_qty):
             return _rejected(cmd, Reject.INVALID_QUANTITY)
-        # Risk cannot see the book, so a buy by quantity alone may spend all it has.
-        need = quote_qty or account.balances[terms.quote].available
+        if quote_qty:
+            need = quote_qty
+        elif cmd.trigger is not NO_TRIGGER:
+            # A stop-market buy by quantity holds what it costs at its stop price and may
+            # spend that once triggered: it buys fewer lots if the price has run past it.
+            need = market.buy_obligation(cmd.stop_price, qty)
+        else:
+            # Risk cannot see the book, so a buy by quantity alone may spend all it has.
+            need = account.balances[terms.quote].available
         return need if need else _rejected(cmd, Reject.INSUFFICIENT_FUNDS)
 
     def cancellable(self, cmd: CancelOrder) -> Order | CancelRejected:
@@ -238,7 +258,7 @@ class Ledger:
                 case OrderDone() | OrderCancelled() | OrderRejected():
                     order = self.find(event.user, event.order_id)
                     if order is not None:
-                        close(order)
+                        close(order, self._accounts)
                 case OrderReduced():
                     order = self.find(event.user, event.order_id)
                     if order is not None:
@@ -258,7 +278,7 @@ class Ledger:
 
     def settlement(self, symbol: str) -> Settlement:
         """Return what settles the fills of `symbol`'s book as they happen."""
-        return Settlement(self._terms[symbol])
+        return Settlement(self._terms[symbol], self._accounts)
 
     # ---- queries --------------------------------------------------------------------
 
@@ -324,7 +344,7 @@ class Ledger:
                 [
                     a.user,
                     [[code, *self.balance(a.user, code)] for code in self._assets],
-                    [[held, remaining, list(placed)]
+                    [[held, remaining, place_order_to_list(placed)]
                      for placed, remaining, held in self.open_orders(a.user)],
                 ]
                 for a in sorted(self.accounts(), key=lambda a: a.user)
@@ -353,7 +373,6 @@ def _file(order: Order, account: Account, terms: Terms, held: int, remaining: in
     base, quote = balances[terms.base], balances[terms.quote]
     buy = order.side is BUY
     order.holds, order.gets = (quote, base) if buy else (base, quote)
-    order.account = account
     order.held = held
     order.risk_left = remaining
     account.add(order)

@@ -40,7 +40,6 @@ class Level:
     def append(self, order: Order, qty: i64) -> None:
         """Rest `qty` lots of `order` at the back of the queue."""
         order.book_left = qty
-        order.level = self
         tail = self.tail
         if tail is None:
             self.head = order
@@ -97,6 +96,13 @@ class Ladder:
             self._link(level)
         self._near[slot] = level
         return level
+
+    def of(self, price: i64) -> Level:
+        """Return the level of `price`, which must have one (a resting order's)."""
+        level = self._near[price & (_NEAR - 1)]
+        if level is not None and level.price == price:
+            return level
+        return self.by_price[price]
 
     def drop(self, level: Level) -> None:
         """Forget an empty level."""

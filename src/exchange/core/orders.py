@@ -9,18 +9,21 @@ and each keep a record of its own when they run apart (the risk and match servic
 without either noticing the difference:
 
     book_left  lots still resting; 0 once the order left the book     (the book)
-    level      the `levels.Level` it rests in                          (the book)
-    prev, next its neighbours in the level, older and newer            (the book)
+    prev, next its neighbours in its price level, older and newer      (the book)
+    armed      a stop order waiting for its stop price                 (the book)
     risk_left  lots still open as risk last heard                      (the ledger)
     held       what the order holds now, in the held asset's units     (the ledger)
     budget     what a market buy may spend, if risk had to decide      (the ledger)
-    account    the owner's `settlement.Account`; None in a book alone  (the ledger)
     holds      the owner's balance of the asset it holds               (the ledger)
     gets       the owner's balance of the asset it buys or sells for   (the ledger)
     older, newer  its neighbours among the account's open orders       (the ledger)
 
 In one process the two "left" fields hold the same number whenever a command has been
 applied in full; they are two only so that each has one writer.
+
+What can be found in O(1) otherwise is not kept: the level by the order's price (see
+`levels.Ladder`), the account by the user's id. Compiled, the record is then 240 bytes
+with its headers, a size class of Python's allocator (each field more costs 16 bytes).
 """
 
 from typing import TYPE_CHECKING, Final
@@ -28,18 +31,17 @@ from typing import TYPE_CHECKING, Final
 from mypy_extensions import i64
 
 from exchange.core.commands import PlaceOrder
-from exchange.core.types import OrderType, SelfTrade, Side, TimeInForce
+from exchange.core.types import OrderType, SelfTrade, Side, TimeInForce, Trigger
 
 if TYPE_CHECKING:
-    from exchange.core.levels import Level
-    from exchange.core.settlement import Account, Balance
+    from exchange.core.settlement import Balance
 
 
 class Order:
-    __slots__ = ("account", "book_left", "budget", "client_order_id", "gets", "held", "holds",
-                 "level", "market", "newer", "next", "older", "order_id", "prev", "price",
-                 "qty", "quote_qty", "risk_left", "seq", "side", "stp", "tif", "ts", "type",
-                 "user")
+    __slots__ = ("armed", "book_left", "budget", "client_order_id", "gets", "held", "holds",
+                 "market", "newer", "next", "older", "order_id", "prev", "price", "qty",
+                 "quote_qty", "risk_left", "seq", "side", "stop_price", "stp", "tif", "trigger",
+                 "ts", "type", "user")
 
     def __init__(self, cmd: PlaceOrder) -> None:
         self.seq: i64 = cmd.seq
@@ -56,23 +58,25 @@ class Order:
         self.client_order_id: str = cmd.client_order_id
         self.stp: SelfTrade = cmd.stp
         self.budget: i64 = cmd.budget
+        self.stop_price: i64 = cmd.stop_price
+        self.trigger: Trigger = cmd.trigger
         self.book_left: i64 = 0
-        self.level: Level | None = None
         self.prev: Order | None = None
         self.next: Order | None = None
         self.risk_left: i64 = 0
         self.held: i64 = 0
-        self.account: Account | None = None
         self.holds: Balance | None = None
         self.gets: Balance | None = None
         self.older: Order | None = None
         self.newer: Order | None = None
+        self.armed = False  # last: compiled, a bool fills what the fields before left
 
     def command(self) -> PlaceOrder:
         """Return the `PlaceOrder` that made this order (with the budget risk set)."""
         return PlaceOrder(self.seq, self.ts, self.order_id, self.user, self.market, self.side,
                           self.type, self.tif, self.price, self.qty, self.quote_qty,
-                          self.client_order_id, self.stp, self.budget)
+                          self.client_order_id, self.stp, self.budget, self.stop_price,
+                          self.trigger)
 
 
 _FIRST_SIZE: Final = 16

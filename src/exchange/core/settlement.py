@@ -150,10 +150,10 @@ def release(order: Order, amount: i64) -> None:
     order.held -= amount
 
 
-def close(order: Order) -> None:
+def close(order: Order, accounts: list[Account | None]) -> None:
     """Take an order out of its account's open orders and release all it still holds
-    (nothing, for one that filled)."""
-    account = order.account
+    (nothing, for one that filled). `accounts` is the ledger's, by user id."""
+    account = accounts[order.user]
     assert account is not None, "risk's record has its account"
     account.remove(order)
     if order.held:
@@ -181,15 +181,16 @@ class Settlement:
     taker once however many orders it met (see `Exchange`).
     """
 
-    __slots__ = ("terms",)
+    __slots__ = ("accounts", "terms")
 
-    def __init__(self, terms: Terms) -> None:
+    def __init__(self, terms: Terms, accounts: list[Account | None]) -> None:
         self.terms = terms
+        self.accounts = accounts  # the ledger's list, by user id
 
     def fill(self, maker: Order, notional: i64, qty: i64, fee: i64) -> None:
         settle(maker, self.terms, qty, notional, fee)
         if not maker.risk_left:  # filled: it held exactly what it paid
-            close(maker)
+            close(maker, self.accounts)
 
     def took(self, taker: Order, notional: i64, qty: i64, fee: i64) -> None:
         settle(taker, self.terms, qty, notional, fee)
@@ -198,4 +199,4 @@ class Settlement:
         reduced(order, self.terms.market, remaining)
 
     def closed(self, order: Order) -> None:
-        close(order)
+        close(order, self.accounts)

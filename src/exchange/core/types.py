@@ -26,6 +26,17 @@ class TimeInForce(IntEnum):
     POST_ONLY = 4  # rests only; rejected if any part of it would take
 
 
+class Trigger(IntEnum):
+    """What holds an order back until the market's last trade price reaches its stop
+    price (Binance's rule). A buy stop-loss waits for the price to rise to its stop, a
+    sell stop-loss for it to fall to it; a take-profit the other way round. Once
+    triggered the order is its type, limit or market, placed at that moment."""
+
+    NONE = 0
+    STOP_LOSS = 1
+    TAKE_PROFIT = 2
+
+
 class SelfTrade(IntEnum):
     """What happens when an incoming order would trade with its own user's resting order."""
 
@@ -51,6 +62,7 @@ class Reject(IntEnum):
     POST_ONLY_WOULD_TAKE = 3001
     FOK_CANNOT_FILL = 3002
     ORDER_NOT_IN_BOOK = 3003  # filled or cancelled while the command was in flight
+    WOULD_TRIGGER_IMMEDIATELY = 3004  # a stop the last trade price has already reached
 
 
 class CancelReason(IntEnum):

@@ -40,7 +40,7 @@ from exchange.core.events import (
     OrderRejected,
 )
 from exchange.core.markets import Config
-from exchange.core.types import OrderType, Reject, SelfTrade, Side, TimeInForce
+from exchange.core.types import OrderType, Reject, SelfTrade, Side, TimeInForce, Trigger
 from exchange.services.ids import Ids
 from exchange.services.readmodels import (
     Folding,
@@ -166,11 +166,12 @@ class Gateway:
     async def place(self, user: int, market: str, side: Side, kind: OrderType,
                     tif: TimeInForce, price: int, qty: int, quote_qty: int = 0,
                     client_order_id: str = "",
-                    stp: SelfTrade = SelfTrade.CANCEL_TAKER) -> OrderView:
+                    stp: SelfTrade = SelfTrade.CANCEL_TAKER, stop_price: int = 0,
+                    trigger: Trigger = Trigger.NONE) -> OrderView:
         """Place an order; return it once the exchange accepted it, with any fills so far."""
         seq = self.new_id()
         cmd = PlaceOrder(seq, self.clock_ns(), seq, user, market, side, kind, tif, price, qty,
-                         quote_qty, client_order_id, stp)
+                         quote_qty, client_order_id, stp, 0, stop_price, trigger)
         answer = await self._ask(seq, cmd, (OrderAccepted, OrderRejected))
         if isinstance(answer, OrderRejected):
             raise Refused(answer.reason)

@@ -25,6 +25,7 @@ from exchange.core.events import (
     OrderCancelled,
     OrderDone,
     OrderReduced,
+    OrderTriggered,
     TradeExecuted,
 )
 from exchange.core.markets import Config, Market
@@ -46,12 +47,17 @@ _DAY_S = 86_400
 Candle = list[int]
 
 
+# An order view's fields in the order of its `to_state`, which stores keep: fields added
+# later go at the end, with what a state written before them means (`_ADDED`).
+_STATE = ("client_order_id", "created", "filled", "filled_quote", "market", "order_id",
+          "price", "qty", "quote_qty", "reason", "side", "status", "tif", "type", "updated",
+          "stop_price", "trigger", "waiting")
+
+
 class OrderView:
     """One order as its owner sees it."""
 
-    __slots__ = ("client_order_id", "created", "filled", "filled_quote", "market", "order_id",
-                 "price", "qty", "quote_qty", "reason", "side", "status", "tif", "type",
-                 "updated")
+    __slots__ = _STATE
 
     def __init__(self, accepted: OrderAccepted) -> None:
         self.order_id = accepted.order_id
@@ -68,16 +74,27 @@ class OrderView:
         self.status = NEW
         self.reason = 0  # a CancelReason once cancelled
         self.created = self.updated = accepted.ts // _NS_PER_MS
+        self.stop_price = accepted.stop_price  # ticks; 0 for an order with no stop
+        self.trigger = int(accepted.trigger)
+        self.waiting = bool(accepted.trigger)  # for its stop price, off the book
 
     def to_state(self) -> list[Any]:
-        return [getattr(self, name) for name in self.__slots__]
+        return [getattr(self, name) for name in _STATE]
 
     @classmethod
     def from_state(cls, state: list[Any]) -> "OrderView":
+        names = _STATE
+        if len(state) > len(names):
+            raise ValueError(f"an order view has {len(names)} fields, not {len(state)}")
         order = cls.__new__(cls)
-        for name, value in zip(cls.__slots__, state, strict=True):
+        for name, value in zip(names, state, strict=False):
             setattr(order, name, value)
+        for name in names[len(state):]:
+            setattr(order, name, _ADDED[name])  # KeyError: a field that was always there
         return order
+
+
+_ADDED: dict[str, Any] = {"stop_price": 0, "trigger": 0, "waiting": False}
 
 
 class UserView:
@@ -214,6 +231,12 @@ class Views:
             return order
         if isinstance(event, TradeExecuted):
             return self._fill(user, view, event)
+        if isinstance(event, OrderTriggered):
+            found = view.open.get(event.order_id)
+            if found is not None:
+                found.waiting = False
+                found.updated = event.ts // _NS_PER_MS
+            return found
         if isinstance(event, OrderReduced):
             found = view.open.get(event.order_id)
             if found is not None:

@@ -33,6 +33,7 @@ from exchange.core.events import (
     OrderDone,
     OrderReduced,
     OrderRejected,
+    OrderTriggered,
     TradeExecuted,
 )
 
@@ -54,6 +55,7 @@ CODES: dict[type, int] = {
     OrderDone: 108,
     LevelChanged: 109,
     BalancesChanged: 110,
+    OrderTriggered: 111,
 }
 
 

@@ -44,7 +44,10 @@ _REFUSALS: dict[Reject, tuple[int, str]] = {
     Reject.UNKNOWN_ORDER: (404, "you have no open order with this id"),
     Reject.POST_ONLY_WOULD_TAKE: (400, "a post-only order may not trade on arrival"),
     Reject.FOK_CANNOT_FILL: (400, "a fill-or-kill order could not fill completely"),
-    Reject.ORDER_NOT_IN_BOOK: (400, "the order left the book before the request reached it"),
+    Reject.ORDER_NOT_IN_BOOK: (400, "the order is not in the book: it left it before the "
+                               "request reached it, or it waits for its stop price"),
+    Reject.WOULD_TRIGGER_IMMEDIATELY: (400, "the last trade price has already reached the "
+                                       "stop price"),
 }
 
 

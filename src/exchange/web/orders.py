@@ -4,13 +4,14 @@ from typing import NamedTuple
 
 from exchange.core.markets import Config, Market
 from exchange.core.numbers import InvalidNumber
-from exchange.core.types import OrderType, SelfTrade, Side, TimeInForce
+from exchange.core.types import OrderType, SelfTrade, Side, TimeInForce, Trigger
 from exchange.web.errors import ApiError
 from exchange.web.schemas import PlaceOrderBody
 
 _SIDES = {"buy": Side.BUY, "sell": Side.SELL}
 _TIFS = {"gtc": TimeInForce.GTC, "ioc": TimeInForce.IOC, "fok": TimeInForce.FOK,
          "post_only": TimeInForce.POST_ONLY}
+_TRIGGERS = {"stop_loss": Trigger.STOP_LOSS, "take_profit": Trigger.TAKE_PROFIT}
 _STPS = {"cancel_taker": SelfTrade.CANCEL_TAKER, "cancel_maker": SelfTrade.CANCEL_MAKER,
          "cancel_both": SelfTrade.CANCEL_BOTH}
 _CODES = {"price": "invalid_price", "quantity": "invalid_quantity",
@@ -27,6 +28,8 @@ class PlaceArgs(NamedTuple):
     quote_qty: int
     client_order_id: str
     stp: SelfTrade
+    stop_price: int = 0
+    trigger: Trigger = Trigger.NONE
 
 
 def invalid(error: InvalidNumber) -> ApiError:
@@ -44,6 +47,23 @@ def market_of(config: Config, symbol: str) -> Market:
 def parse_place(config: Config, body: PlaceOrderBody) -> PlaceArgs:
     """Check an order's fields against its market; raise ApiError naming the field at fault."""
     market = market_of(config, body.market)
+    if (body.trigger is None) != (body.stop_price is None):
+        raise ApiError(400, "invalid_order", "a stop order has both a trigger and a "
+                       "stop_price; any other order neither", "stop_price")
+    args = _parse(market, body)
+    if body.trigger is None or body.stop_price is None:
+        return args
+    if body.time_in_force == "post_only":
+        raise ApiError(400, "invalid_order", "a stop order is never post_only",
+                       "time_in_force")
+    try:
+        stop = market.parse_price(body.stop_price, "stop_price")
+    except InvalidNumber as error:
+        raise invalid(error) from None
+    return args._replace(stop_price=stop, trigger=_TRIGGERS[body.trigger])
+
+
+def _parse(market: Market, body: PlaceOrderBody) -> PlaceArgs:
     side = _SIDES[body.side]
     try:
         if body.type == "limit":

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from exchange.core.markets import Config, Market
-from exchange.core.types import CancelReason, OrderType, Side, TimeInForce
+from exchange.core.types import CancelReason, OrderType, Side, TimeInForce, Trigger
 from exchange.services.views import OrderView
 
 # Keyed by the enums, which hash and compare as their ints: a view's plain int finds its
@@ -18,6 +18,7 @@ TYPES: dict[int, str] = {OrderType.LIMIT: "limit", OrderType.MARKET: "market"}
 TIFS: dict[int, str] = {TimeInForce.GTC: "gtc", TimeInForce.IOC: "ioc", TimeInForce.FOK: "fok",
                         TimeInForce.POST_ONLY: "post_only"}
 REASONS: dict[int, str] = {reason: reason.name.lower() for reason in CancelReason}
+TRIGGERS: dict[int, str] = {Trigger.STOP_LOSS: "stop_loss", Trigger.TAKE_PROFIT: "take_profit"}
 _EXTRA = 4  # decimals an average price has beyond the tick's
 
 
@@ -108,6 +109,9 @@ class Render:
             "average_price": f.average_price(order.filled_quote, order.filled),
             "status": order.status,
             "reason": REASONS[order.reason] if order.reason else None,
+            "trigger": TRIGGERS.get(order.trigger),
+            "stop_price": f.price(order.stop_price) if order.trigger else None,
+            "waiting": order.waiting,
             "created": order.created, "updated": order.updated,
         }
 

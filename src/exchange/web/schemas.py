@@ -26,6 +26,11 @@ class PlaceOrderBody(Body):
     quote_quantity: str | None = Decimal
     client_order_id: str | None = Field(default=None, pattern=CLIENT_ORDER_ID)
     self_trade: Literal["cancel_taker", "cancel_maker", "cancel_both"] = "cancel_taker"
+    # A stop order waits off the book until the last trade price reaches stop_price: a
+    # stop_loss buy when it rises to it, a stop_loss sell when it falls to it, and a
+    # take_profit the other way round. Then it is placed as its type, limit or market.
+    trigger: Literal["stop_loss", "take_profit"] | None = None
+    stop_price: str | None = Decimal
 
 
 class ReduceBody(Body):

@@ -175,8 +175,11 @@ export class Account {
   }
 
   typeText(o) {
-    if (o.type === "market") return "market";
-    return o.time_in_force && o.time_in_force !== "gtc" ? `limit ${o.time_in_force.replace("_", " ")}` : "limit";
+    let text = o.type === "market" ? "market" : "limit";
+    if (o.type !== "market" && o.time_in_force && o.time_in_force !== "gtc") text += ` ${o.time_in_force.replace("_", " ")}`;
+    if (!o.trigger) return text;
+    const kind = o.trigger === "take_profit" ? "take profit" : "stop";
+    return o.waiting ? `${kind} ${text} · waits for ${o.stop_price}` : `${kind} ${text}`;
   }
 
   render_open() {

@@ -85,6 +85,7 @@ const ctx = {
   book,
   account,
   place: placeOrder,
+  lastPrice: () => ticker.last,
 };
 const buyForm = new OrderForm("buy", ctx);
 const sellForm = new OrderForm("sell", ctx);

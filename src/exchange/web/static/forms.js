@@ -31,6 +31,8 @@ export class OrderForm {
     this.type = $(`#${side}-type`);
     this.tif = $(`#${side}-tif`);
     this.price = $(`#${side}-price`);
+    this.stop = $(`#${side}-stop`);
+    this.stopField = this.form.querySelector(".stop-field");
     this.amount = $(`#${side}-amount`);
     this.total = $(`#${side}-total`);
     this.button = $(`#${side}-button`);
@@ -41,7 +43,7 @@ export class OrderForm {
       ev.preventDefault();
       this.submit();
     });
-    for (const input of [this.price, this.amount]) {
+    for (const input of [this.stop, this.price, this.amount]) {
       input.addEventListener("input", () => {
         input.classList.remove("invalid");
         this.error.textContent = "";
@@ -62,7 +64,7 @@ export class OrderForm {
   }
 
   setPrice(price) {
-    if (this.type.value !== "limit") return;
+    if (this.type.value === "market") return;
     this.price.value = price;
     this.price.classList.remove("invalid");
     this.update();
@@ -74,6 +76,8 @@ export class OrderForm {
     this.tif.disabled = market;
     this.form.classList.toggle("is-market", market);
     if (market) this.price.value = "";
+    this.stopField.hidden = this.type.value !== "stop_limit";
+    if (this.stopField.hidden) this.stop.value = "";
     this.error.textContent = "";
     this.update();
   }
@@ -126,7 +130,15 @@ export class OrderForm {
     const m = this.ctx.market();
     if (!m) return null;
     const isMarket = this.type.value === "market";
+    const isStop = this.type.value === "stop_limit";
     const problems = [];
+    const stop = this.stop.value.trim();
+    if (isStop) {
+      const bad = dec.check(stop, { name: "stop", decimals: m.price_decimals, step: m.tick_size, max: m.max_price });
+      this.stop.classList.toggle("invalid", !!bad);
+      if (bad) problems.push(bad);
+      if (this.tif.value === "post_only") problems.push("A stop order cannot be post only.");
+    }
     const price = this.price.value.trim();
     const amount = this.amount.value.trim();
     if (!isMarket) {
@@ -152,10 +164,18 @@ export class OrderForm {
       this.error.textContent = problems.join(" ");
       return null;
     }
-    const order = { market: m.symbol, side: this.side, type: this.type.value, quantity: amount };
+    const order = { market: m.symbol, side: this.side, type: isMarket ? "market" : "limit", quantity: amount };
     if (!isMarket) {
       order.price = price;
       order.time_in_force = this.tif.value;
+    }
+    if (isStop) {
+      // Which way the price must move is where the stop lies from the last trade: a buy
+      // stop above it guards a short (stop loss), below it buys a dip (take profit).
+      const last = this.ctx.lastPrice();
+      const above = last === null || dec.cmp(stop, last) >= 0;
+      order.stop_price = stop;
+      order.trigger = (this.side === "buy") === above ? "stop_loss" : "take_profit";
     }
     return order;
   }
@@ -183,6 +203,7 @@ export class OrderForm {
     } catch (err) {
       this.error.textContent = err.message || String(err);
       if (err.field === "price") this.price.classList.add("invalid");
+      if (err.field === "stop_price") this.stop.classList.add("invalid");
       if (err.field === "quantity") this.amount.classList.add("invalid");
     } finally {
       this.busy = false;
@@ -204,7 +225,9 @@ function describe(o, m) {
     case "partially_filled":
       return `Order ${o.order_id}: ${filled} of ${qty} filled${avg}, the rest is in the book.`;
     case "new":
-      return `Order ${o.order_id} is in the book.`;
+      return o.waiting
+        ? `Order ${o.order_id} waits for a trade at ${o.stop_price}.`
+        : `Order ${o.order_id} is in the book.`;
     case "cancelled":
       return dec.isZero(o.filled || "0")
         ? `Order ${o.order_id} did not fill and was cancelled (${String(o.reason || o.time_in_force).replace(/_/g, " ")}).`
