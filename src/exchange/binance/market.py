@@ -10,6 +10,7 @@ from exchange.binance.errors import BinanceError, endpoint, illegal
 from exchange.binance.klines import INTERVALS, merge, source_limit
 from exchange.binance.params import Params
 from exchange.binance.shapes import Shapes, binance_symbol
+from exchange.binance.shapes import ticker as ticker_row
 from exchange.core.markets import Market
 from exchange.core.types import Side
 from exchange.web.auth import now_ms
@@ -160,30 +161,9 @@ async def ticker(request: Request) -> Any:
     now = now_ms()
     rows = []
     for market in _markets(shapes, params, all_by_default=request.url.path.endswith("24hr")):
-        f = shapes.format(market)
-        t = await ctx.models.ticker(market.symbol, now)
         _, bids, asks = await ctx.models.depth(market.symbol, 1)
-        recent = await ctx.models.trades(market.symbol, 1)
-        last, open_ = t["last"], t["open"]
-        volume, quote, count = t["volume"] or 0, t["quote_volume"] or 0, t["trades"] or 0
-        change = (last - open_) if last is not None and open_ else 0
-        percent = f"{change * 100 / open_:.3f}" if open_ else "0.000"
-        last_id = recent[0][0] if recent else -1
-        rows.append({
-            "symbol": binance_symbol(market), "priceChange": f.price(change),
-            "priceChangePercent": percent,
-            "weightedAvgPrice": f.average_price(quote, volume) or f.price(0),
-            "prevClosePrice": f.price(open_ or 0), "lastPrice": f.price(last or 0),
-            "lastQty": f.qty(recent[0][2]) if recent else f.qty(0),
-            "bidPrice": f.price(bids[0][0]) if bids else f.price(0),
-            "bidQty": f.qty(bids[0][1]) if bids else f.qty(0),
-            "askPrice": f.price(asks[0][0]) if asks else f.price(0),
-            "askQty": f.qty(asks[0][1]) if asks else f.qty(0),
-            "openPrice": f.price(open_ or 0), "highPrice": f.price(t["high"] or 0),
-            "lowPrice": f.price(t["low"] or 0), "volume": f.qty(volume),
-            "quoteVolume": f.quote(quote), "openTime": now - 86_400_000, "closeTime": now,
-            "firstId": last_id - count + 1 if count else -1,
-            "lastId": last_id if count else -1, "count": count})
+        rows.append(ticker_row(shapes, market, await ctx.models.ticker(market.symbol, now),
+                               bids, asks, await ctx.models.trades(market.symbol, 1), now))
     return rows[0] if single else rows
 
 

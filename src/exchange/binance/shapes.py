@@ -141,6 +141,33 @@ class Shapes:
                 "isBuyer": side == Side.BUY, "isMaker": bool(maker), "isBestMatch": True}
 
 
+def ticker(shapes: Shapes, market: Market, t: dict[str, int | None],
+           bids: list[tuple[int, int]], asks: list[tuple[int, int]],
+           recent: list[list[int]], now: int) -> dict[str, Any]:
+    """The 24-hour ticker in `GET /api/v3/ticker/24hr`'s shape, from what the views count
+    (`t`), the best levels and the last trade ([id, price, qty, taker side, time])."""
+    f = shapes.format(market)
+    last, open_ = t["last"], t["open"]
+    volume, quote, count = t["volume"] or 0, t["quote_volume"] or 0, t["trades"] or 0
+    change = (last - open_) if last is not None and open_ else 0
+    last_id = recent[0][0] if recent else -1
+    return {
+        "symbol": binance_symbol(market), "priceChange": f.price(change),
+        "priceChangePercent": f"{change * 100 / open_:.3f}" if open_ else "0.000",
+        "weightedAvgPrice": f.average_price(quote, volume) or f.price(0),
+        "prevClosePrice": f.price(open_ or 0), "lastPrice": f.price(last or 0),
+        "lastQty": f.qty(recent[0][2]) if recent else f.qty(0),
+        "bidPrice": f.price(bids[0][0]) if bids else f.price(0),
+        "bidQty": f.qty(bids[0][1]) if bids else f.qty(0),
+        "askPrice": f.price(asks[0][0]) if asks else f.price(0),
+        "askQty": f.qty(asks[0][1]) if asks else f.qty(0),
+        "openPrice": f.price(open_ or 0), "highPrice": f.price(t["high"] or 0),
+        "lowPrice": f.price(t["low"] or 0), "volume": f.qty(volume),
+        "quoteVolume": f.quote(quote), "openTime": now - 86_400_000, "closeTime": now,
+        "firstId": last_id - count + 1 if count else -1,
+        "lastId": last_id if count else -1, "count": count}
+
+
 def status(order: OrderView) -> str:
     if order.status == CANCELLED:
         return _CANCELLED.get(order.reason, "CANCELED")

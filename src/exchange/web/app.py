@@ -9,6 +9,7 @@ from starlette.responses import FileResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from exchange.binance import market as binance_market
+from exchange.binance import streams as binance_streams
 from exchange.binance import trade as binance_trade
 from exchange.binance.shapes import Shapes
 from exchange.core.markets import Config
@@ -38,11 +39,15 @@ def create_app(config: Config, gateway: Gateway, accounts: Accounts) -> FastAPI:
     app.state.ctx = Context(config, gateway, gateway.models, accounts, render,
                             PasswordGate(gateway.store), time.monotonic())
     app.state.hub = hub
-    app.state.binance = Shapes(config, render)
+    app.state.binance = shapes = Shapes(config, render)
+    app.state.binance_streams = streams = binance_streams.StreamHub(shapes)
+    gateway.listeners.append(lambda markets, users: streams.on_batch(markets, users,
+                                                                     gateway.views))
     errors.install(app)
     app.add_middleware(BodyLimit)
     app.add_middleware(WhileRestoring, driver=gateway.driver)
-    for module in (public, account, trading, ws, binance_market, binance_trade):
+    for module in (public, account, trading, ws, binance_market, binance_trade,
+                   binance_streams):
         app.include_router(module.router)
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
