@@ -71,22 +71,28 @@ def from_refusal(reason: Reject) -> BinanceError:
     return _ON_PLACE.get(reason) or BinanceError(-2011, UNKNOWN_ORDER)
 
 
+async def translated(work: Awaitable[Any]) -> Any:
+    """Await `work`, raising what the gateway raises as Binance's error."""
+    try:
+        return await work
+    except Refused as error:
+        raise from_refusal(error.reason) from None
+    except NoAnswer:
+        raise BinanceError(-1007, "Timeout waiting for response from backend server. Send "
+                           "status unknown; execution status unknown.", 503) from None
+    except Unavailable:
+        raise BinanceError(-1001, "Internal error; unable to process your request. Please "
+                           "try again.", 503) from None
+
+
 def endpoint(handler: Callable[P, Awaitable[Any]]) -> Callable[P, Awaitable[Any]]:
     """Answer whatever a Binance route raises in Binance's shape."""
 
     @functools.wraps(handler)
     async def answered(*args: P.args, **kwargs: P.kwargs) -> Any:
         try:
-            return await handler(*args, **kwargs)
+            return await translated(handler(*args, **kwargs))
         except BinanceError as error:
             return error.response()
-        except Refused as error:
-            return from_refusal(error.reason).response()
-        except NoAnswer:
-            return BinanceError(-1007, "Timeout waiting for response from backend server. "
-                                "Send status unknown; execution status unknown.", 503).response()
-        except Unavailable:
-            return BinanceError(-1001, "Internal error; unable to process your request. "
-                                "Please try again.", 503).response()
 
     return answered

@@ -8,7 +8,9 @@ percent-encoded), without the `signature` parameter itself:
     hmac     hex of HMAC-SHA256(secret, payload), in either case
     ed25519  base64 of the Ed25519 signature of the payload
 A request is fresh when `timestamp < server time + 1000` and `server time - timestamp <=
-recvWindow`.
+recvWindow`. Over the WebSocket API the parameters are a JSON object, the key is its
+`apiKey`, and the signature covers them all but `signature`, sorted by name, as a query
+string.
 """
 
 import base64
@@ -17,8 +19,10 @@ import hmac
 import re
 from dataclasses import dataclass
 from hashlib import sha256
-from urllib.parse import parse_qsl, unquote_plus
+from typing import Any
+from urllib.parse import parse_qsl, unquote_plus, urlencode
 
+import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from starlette.requests import Request
@@ -38,6 +42,15 @@ class Params:
     values: dict[str, str]
     query: str  # as sent
     body: str
+    sorted_payload: bool = False  # the WebSocket API's way of signing
+
+    @classmethod
+    def of_json(cls, values: dict[str, Any]) -> "Params":
+        """A WebSocket API request's parameters (numbers and booleans as JSON writes them)."""
+        text = {name: value if isinstance(value, str) else orjson.dumps(value).decode()
+                for name, value in values.items()
+                if isinstance(value, str | int | float | bool)}
+        return cls(text, "", "", sorted_payload=True)
 
     @classmethod
     async def of(cls, request: Request) -> "Params":
@@ -87,7 +100,11 @@ class Params:
         return value
 
     def payload(self) -> bytes:
-        """What the signature covers: query then body, each without `signature`."""
+        """What the signature covers: query then body, each without `signature` (or, over
+        the WebSocket API, the parameters sorted by name)."""
+        if self.sorted_payload:
+            return urlencode(sorted((k, v) for k, v in self.values.items()
+                                    if k != "signature")).encode()
         return (_without_signature(self.query) + _without_signature(self.body)).encode()
 
 
@@ -100,10 +117,10 @@ class Signer:
     trade: bool
 
 
-async def signed(request: Request, params: Params, accounts: Accounts, *,
+async def signed(key_id: str | None, params: Params, accounts: Accounts, *,
                  trade: bool) -> Signer:
-    """Check a signed request; return its signer or raise Binance's error."""
-    key_id = request.headers.get("x-mbx-apikey")
+    """Check a request signed with the key `key_id`; return its signer or raise Binance's
+    error."""
     if not key_id:
         raise BinanceError(-2014, "API-key format invalid.", 401)
     key = accounts.signing_key(key_id)

@@ -7,8 +7,9 @@ here decides anything about orders or money.
 
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi import APIRouter, Request
 
@@ -47,18 +48,22 @@ _NOT_YET = {"icebergQty": "Iceberg orders are not supported for this symbol.",
             "trailingDelta": "Trailing stop orders are not supported for this symbol."}
 
 
-async def _signed(request: Request, *, trade: bool) -> tuple[Context, Shapes, Params, Signer]:
-    ctx, shapes = services(request)
-    params = await Params.of(request)
-    return ctx, shapes, params, await signed(request, params, ctx.accounts, trade=trade)
+class Call(NamedTuple):
+    """A signed request, by REST or over the WebSocket API: what an operation needs."""
+
+    ctx: Context
+    shapes: Shapes
+    params: Params
+    signer: Signer
+
+
+Operation = Callable[[Call], Awaitable[Any]]
 
 
 # ---- the account ----------------------------------------------------------------------
 
-@router.get("/account")
-@endpoint
-async def account(request: Request) -> dict[str, Any]:
-    ctx, _, _, signer = await _signed(request, trade=False)
+async def account(call: Call) -> dict[str, Any]:
+    ctx, _, _, signer = call
     balances = await ctx.models.balances(signer.user)
     maker, taker = _rates(ctx.config.markets[0]) if ctx.config.markets else ("0", "0")
     rows = []
@@ -78,10 +83,8 @@ async def account(request: Request) -> dict[str, Any]:
         "permissions": ["SPOT"], "uid": signer.user}
 
 
-@router.get("/account/commission")
-@endpoint
-async def commission(request: Request) -> dict[str, Any]:
-    _, shapes, params, _ = await _signed(request, trade=False)
+async def commission(call: Call) -> dict[str, Any]:
+    _, shapes, params, _ = call
     market = shapes.market(params.need("symbol"))
     maker, taker = _rates(market)
     zero = {"maker": "0", "taker": "0", "buyer": "0", "seller": "0"}
@@ -182,10 +185,8 @@ def _units(parse: Any, value: str, filter_name: str) -> int:
     return units
 
 
-@router.post("/order")
-@endpoint
-async def place(request: Request) -> dict[str, Any]:
-    ctx, shapes, params, signer = await _signed(request, trade=True)
+async def place(call: Call) -> dict[str, Any]:
+    ctx, shapes, params, signer = call
     new = NewOrder(shapes, params)
     order = await ctx.gateway.place(signer.user, new.market.symbol, new.side, new.kind,
                                     new.tif, new.price, new.qty, new.quote, new.client_id,
@@ -209,10 +210,8 @@ async def place(request: Request) -> dict[str, Any]:
     return answer
 
 
-@router.post("/order/test")
-@endpoint
-async def test_order(request: Request) -> dict[str, Any]:
-    _, shapes, params, _ = await _signed(request, trade=True)
+async def test_order(call: Call) -> dict[str, Any]:
+    _, shapes, params, _ = call
     NewOrder(shapes, params)
     return {}
 
@@ -244,17 +243,13 @@ async def _named(ctx: Context, shapes: Shapes, params: Params, user: int) -> Ord
     return found
 
 
-@router.get("/order")
-@endpoint
-async def get_order(request: Request) -> dict[str, Any]:
-    ctx, shapes, params, signer = await _signed(request, trade=False)
+async def get_order(call: Call) -> dict[str, Any]:
+    ctx, shapes, params, signer = call
     return shapes.order(await _named(ctx, shapes, params, signer.user))
 
 
-@router.delete("/order")
-@endpoint
-async def cancel(request: Request) -> dict[str, Any]:
-    ctx, shapes, params, signer = await _signed(request, trade=True)
+async def cancel(call: Call) -> dict[str, Any]:
+    ctx, shapes, params, signer = call
     try:
         named = await _named(ctx, shapes, params, signer.user)
     except BinanceError as error:
@@ -277,30 +272,24 @@ def _cancelled(shapes: Shapes, order: OrderView) -> dict[str, Any]:
                                               "status", "timeInForce", "type", "side")}}
 
 
-@router.get("/openOrders")
-@endpoint
-async def open_orders(request: Request) -> list[dict[str, Any]]:
-    ctx, shapes, params, signer = await _signed(request, trade=False)
+async def open_orders(call: Call) -> list[dict[str, Any]]:
+    ctx, shapes, params, signer = call
     symbol = params.get("symbol")
     market = shapes.market(symbol).symbol if symbol is not None else ""
     found = await ctx.models.open_orders(signer.user, market)
     return [shapes.order(o) for o in sorted(found, key=lambda o: o.order_id)]
 
 
-@router.delete("/openOrders")
-@endpoint
-async def cancel_open_orders(request: Request) -> list[dict[str, Any]]:
-    ctx, shapes, params, signer = await _signed(request, trade=True)
+async def cancel_open_orders(call: Call) -> list[dict[str, Any]]:
+    ctx, shapes, params, signer = call
     market = shapes.market(params.need("symbol"))
     ids = await ctx.gateway.cancel_all(signer.user, market.symbol)
     cancelled = [await ctx.models.order(signer.user, i) for i in ids]
     return [_cancelled(shapes, o) for o in cancelled if o is not None]
 
 
-@router.get("/allOrders")
-@endpoint
-async def all_orders(request: Request) -> list[dict[str, Any]]:
-    ctx, shapes, params, signer = await _signed(request, trade=False)
+async def all_orders(call: Call) -> list[dict[str, Any]]:
+    ctx, shapes, params, signer = call
     market = shapes.market(params.need("symbol"))
     limit = params.integer("limit", 500, low=1, high=1000)
     first = params.integer("orderId")
@@ -315,10 +304,8 @@ async def all_orders(request: Request) -> list[dict[str, Any]]:
                                       else chosen[-limit:])]
 
 
-@router.get("/myTrades")
-@endpoint
-async def my_trades(request: Request) -> list[dict[str, Any]]:
-    ctx, shapes, params, signer = await _signed(request, trade=False)
+async def my_trades(call: Call) -> list[dict[str, Any]]:
+    ctx, shapes, params, signer = call
     market = shapes.market(params.need("symbol"))
     limit = params.integer("limit", 500, low=1, high=1000)
     order_id, first = params.integer("orderId"), params.integer("fromId")
@@ -330,3 +317,29 @@ async def my_trades(request: Request) -> list[dict[str, Any]]:
     assert limit is not None
     return [shapes.my_trade(f) for f in (chosen[:limit] if first is not None or start is not None
                                          else chosen[-limit:])]
+
+
+# ---- the operations as REST endpoints (the WebSocket API has them as methods: wsapi.py) --
+
+def _rest(method: str, path: str, operation: Operation, *, trade: bool) -> None:
+    async def handler(request: Request) -> Any:
+        ctx, shapes = services(request)
+        params = await Params.of(request)
+        signer = await signed(request.headers.get("x-mbx-apikey"), params, ctx.accounts,
+                              trade=trade)
+        return await operation(Call(ctx, shapes, params, signer))
+
+    router.add_api_route(path, endpoint(handler), methods=[method.upper()],
+                         name=operation.__name__)
+
+
+_rest("get", "/account", account, trade=False)
+_rest("get", "/account/commission", commission, trade=False)
+_rest("post", "/order", place, trade=True)
+_rest("post", "/order/test", test_order, trade=True)
+_rest("get", "/order", get_order, trade=False)
+_rest("delete", "/order", cancel, trade=True)
+_rest("get", "/openOrders", open_orders, trade=False)
+_rest("delete", "/openOrders", cancel_open_orders, trade=True)
+_rest("get", "/allOrders", all_orders, trade=False)
+_rest("get", "/myTrades", my_trades, trade=False)

@@ -110,11 +110,13 @@ def _shown(key: ApiKey) -> dict[str, Any]:
 
 @router.delete("/api-keys/{key_id}", status_code=204,
                responses={404: {"model": ErrorBody}})
-async def revoke_key(ctx: Ctx, me: Me, key_id: str) -> None:
+async def revoke_key(ctx: Ctx, me: Me, key_id: str, request: Request) -> None:
     """Revoke one of the user's API keys."""
     _browser_only(me)
     if not ctx.accounts.revoke_key(me.user, key_id):
         raise ApiError(404, "not_found", "you have no API key with this id")
+    # Streams this gateway serves with the key end now; its requests fail from the next.
+    request.app.state.binance_users.revoked(key_id)
 
 
 def _browser_only(me: Principal) -> None:

@@ -11,7 +11,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from exchange.binance import market as binance_market
 from exchange.binance import streams as binance_streams
 from exchange.binance import trade as binance_trade
+from exchange.binance import wsapi as binance_wsapi
 from exchange.binance.shapes import Shapes
+from exchange.binance.userdata import UserStreams
 from exchange.core.markets import Config
 from exchange.services.accounts import Accounts
 from exchange.services.gateway import Driver, Gateway, Unavailable
@@ -43,11 +45,14 @@ def create_app(config: Config, gateway: Gateway, accounts: Accounts) -> FastAPI:
     app.state.binance_streams = streams = binance_streams.StreamHub(shapes)
     gateway.listeners.append(lambda markets, users: streams.on_batch(markets, users,
                                                                      gateway.views))
+    app.state.binance_users = followers = UserStreams(shapes)
+    gateway.listeners.append(lambda markets, users: followers.on_batch(markets, users,
+                                                                       gateway.views))
     errors.install(app)
     app.add_middleware(BodyLimit)
     app.add_middleware(WhileRestoring, driver=gateway.driver)
     for module in (public, account, trading, ws, binance_market, binance_trade,
-                   binance_streams):
+                   binance_streams, binance_wsapi):
         app.include_router(module.router)
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
