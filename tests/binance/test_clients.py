@@ -27,6 +27,19 @@ def run_bot(library: str, script: str, url: str, seller: Bot, buyer: Bot) -> dic
     return seen
 
 
+def python_binance(url: str, bot: Bot, calls: list[list[Any]]) -> list[Any]:
+    """Call python-binance `Client` methods (in its own environment) as `bot`."""
+    python = ROOT / ".venv-clients" / "python-binance" / "bin" / "python"
+    if not python.exists():
+        pytest.skip("python-binance is not installed: run scripts/clients.sh")
+    done = subprocess.run([str(python), str(CLIENTS / "python_binance_calls.py"), url,
+                           bot.key, bot.secret, json.dumps(calls)], capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results: list[Any] = json.loads(done.stdout)
+    return results
+
+
 def test_python_binance_trades_reads_and_gets_binances_errors(exchange_server: str, bot: Bot,
                                                              other_bot: Bot) -> None:
     seen = run_bot("python-binance", "python_binance_bot.py", exchange_server, bot, other_bot)

@@ -13,10 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import ccxt
 import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, ViewportSize, expect, sync_playwright
 
+from tests.binance.signed import Bot
+from tests.binance.test_ccxt import MARKET, options
+from tests.binance.test_clients import python_binance
 from tests.web.client import User
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -297,6 +301,42 @@ def test_a_stop_limit_order_from_the_page_waits_then_rests_when_the_price_reache
             taker.place(side="buy", type="market", quantity="0.0001")  # reaches the stop
             expect(page.locator('#book-asks .book-row[data-price="9.00"]')).to_have_count(1)
             expect(row).not_to_contain_text("waits")
+            assert w.errors == [], w.errors
+        finally:
+            w.close()
+
+
+
+def test_a_ccxt_bot_a_python_binance_bot_and_a_page_user_trade_and_agree(
+        exchange_server: str, chromium: Browser) -> None:
+
+
+    with Bot(exchange_server) as ccxt_key, Bot(exchange_server) as binance_key:
+        w = Watched(chromium, "bots", LAPTOP)
+        try:
+            w.open(exchange_server)
+            _create_user(w, "correct horse battery")
+            page = w.page
+            _place(page, "sell", "10.00", "2")  # the page user asks 2 at 10
+            bot = ccxt.binance(options(exchange_server, ccxt_key))
+            bot.create_order(MARKET, "limit", "buy", 1, 10)  # ccxt takes 1 from the page
+            [bought, asked] = python_binance(exchange_server, binance_key, [
+                ["order_market_buy", {"symbol": "COINUSD", "quantity": "0.5"}],
+                ["order_limit_sell", {"symbol": "COINUSD", "quantity": "3", "price": "11"}]])
+            assert bought["status"] == "FILLED" and asked["status"] == "NEW"
+            bot.create_order(MARKET, "market", "buy", 2)  # 0.5 from the page, 1.5 from it
+            # Every side sees the same fills. The page sold 1 and 0.5 to ccxt and 0.5 to
+            # python-binance at 10; python-binance sold 1.5 of its 3 at 11 to ccxt.
+            [account] = python_binance(exchange_server, binance_key, [["get_account", {}]])
+            coin = next(b for b in account["balances"] if b["asset"] == "COIN")
+            assert (coin["free"], coin["locked"]) == ("97.50000000", "1.50000000")
+            balance = bot.fetch_balance()
+            assert (balance["COIN"]["total"], balance["USD"]["total"]) == (103.0, 968.5)
+            _expect_amount(page, "#balance-COIN-available", 98)
+            _expect_amount(page, "#balance-COIN-held", 0)
+            _expect_amount(page, "#balance-USD-available", 1020)
+            expect(page.locator("#fills tr")).to_have_count(3)
+            assert [t["amount"] for t in bot.fetch_my_trades(MARKET)] == [1.0, 0.5, 1.5]
             assert w.errors == [], w.errors
         finally:
             w.close()
