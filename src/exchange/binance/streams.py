@@ -11,9 +11,8 @@ symbol and a kind: `@trade`, `@aggTrade`, `@kline_<interval>`, `@depth` (and
 all subscribers, through the same non-blocking push as the page's socket (`web.hub`).
 """
 
-import asyncio
-import contextlib
 import re
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -27,8 +26,7 @@ from exchange.core.types import Side
 from exchange.services.readmodels import MarketChanges, UserChanges
 from exchange.services.views import MarketView, Views
 from exchange.web.auth import now_ms
-from exchange.web.hub import Connection
-from exchange.web.wsprotocol import FRAMES, PUSH
+from exchange.web.hub import Connection, hold_open
 
 router = APIRouter()
 MAX_STREAMS = 1024  # per connection, as Binance allows
@@ -217,28 +215,25 @@ async def combined(websocket: WebSocket) -> None:
 
 async def _serve(websocket: WebSocket, named: list[str], *, combined: bool) -> None:
     hub: StreamHub = websocket.app.state.binance_streams
-    extensions = websocket.scope["extensions"]
-    push, take_frames = extensions.get(PUSH), extensions.get(FRAMES)
-    if push is None or take_frames is None:
-        raise RuntimeError("serve the app with exchange.web.wsprotocol.CoalescingProtocol")
-    listener = Listener(push, combined)
-    take_frames(lambda text: _request(hub, listener, text))
-    await websocket.accept()
-    for stream in named[:MAX_STREAMS]:
-        if hub.known(stream):
-            hub.add(listener, stream)
-    gone = asyncio.create_task(websocket.receive())
-    overflow = asyncio.create_task(listener.overflowed.wait())
-    try:
-        await asyncio.wait((gone, overflow), return_when=asyncio.FIRST_COMPLETED)
-    finally:
+
+    def made(push: Callable[[str], bool]) -> Listener:
+        return Listener(push, combined)
+
+    def opened(listener: Connection) -> None:
+        assert isinstance(listener, Listener)
+        for stream in named[:MAX_STREAMS]:
+            if hub.known(stream):
+                hub.add(listener, stream)
+
+    def on_frame(listener: Connection, text: str | None) -> None:
+        assert isinstance(listener, Listener)
+        _request(hub, listener, text)
+
+    def leave(listener: Connection) -> None:
+        assert isinstance(listener, Listener)
         hub.drop(listener)
-        for task in (gone, overflow):
-            task.cancel()
-        await asyncio.gather(gone, overflow, return_exceptions=True)
-    if listener.overflowed.is_set():
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(websocket.close(1008, "too slow: reconnect"), 1.0)
+
+    await hold_open(websocket, made, on_frame, leave, opened)
 
 
 def _request(hub: StreamHub, listener: Listener, text: str | None) -> None:

@@ -9,7 +9,6 @@ concurrently, each in a task of its own, as on the page's socket.
 """
 
 import asyncio
-import contextlib
 from typing import Any
 
 import orjson
@@ -21,8 +20,7 @@ from exchange.binance.params import Params, Signer, signed
 from exchange.binance.shapes import Shapes
 from exchange.binance.userdata import UserStreams
 from exchange.web.context import Context
-from exchange.web.hub import Connection
-from exchange.web.wsprotocol import FRAMES, PUSH
+from exchange.web.hub import Connection, hold_open
 
 router = APIRouter()
 _MAX_FRAME = 64 * 1024
@@ -56,32 +54,20 @@ async def socket(websocket: WebSocket) -> None:
     ctx: Context = websocket.app.state.ctx
     shapes: Shapes = websocket.app.state.binance
     users: UserStreams = websocket.app.state.binance_users
-    extensions = websocket.scope["extensions"]
-    push, take_frames = extensions.get(PUSH), extensions.get(FRAMES)
-    if push is None or take_frames is None:
-        raise RuntimeError("serve the app with exchange.web.wsprotocol.CoalescingProtocol")
-    session = Session(push)
     requests: set[asyncio.Task[None]] = set()
 
-    def on_frame(text: str | None) -> None:
+    def on_frame(session: Connection, text: str | None) -> None:
+        assert isinstance(session, Session)
         task = asyncio.create_task(_handle(ctx, shapes, users, session, text))
         requests.add(task)
         task.add_done_callback(requests.discard)
 
-    take_frames(on_frame)
-    await websocket.accept()
-    gone = asyncio.create_task(websocket.receive())
-    overflow = asyncio.create_task(session.overflowed.wait())
-    try:
-        await asyncio.wait((gone, overflow), return_when=asyncio.FIRST_COMPLETED)
-    finally:
+    def leave(session: Connection) -> None:
         users.unsubscribe(session)
-        for task in (gone, overflow, *requests):
+        for task in requests:
             task.cancel()
-        await asyncio.gather(gone, overflow, return_exceptions=True)
-    if session.overflowed.is_set():
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(websocket.close(1008, "too slow: reconnect"), 1.0)
+
+    await hold_open(websocket, Session, on_frame, leave)
 
 
 async def _handle(ctx: Context, shapes: Shapes, users: UserStreams, session: Session,

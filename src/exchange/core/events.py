@@ -64,25 +64,6 @@ class OrderAccepted(Message):
         self.trigger: Final = trigger
 
 
-@final
-@mypyc_attr(acyclic=True)
-class OrderTriggered(Message):
-    """A stop order's stop price was reached: from now on it is its type, limit or market,
-    placed at this moment (its trades, rest or end follow, with the same seq)."""
-
-    __slots__ = ("market", "order_id", "seq", "side", "ts", "user")
-    _fields = ("seq", "ts", "order_id", "user", "market", "side")
-
-    def __init__(self, seq: int, ts: int, order_id: int, user: int, market: str,
-                 side: Side) -> None:
-        self.seq: Final = seq
-        self.ts: Final = ts
-        self.order_id: Final = order_id
-        self.user: Final = user
-        self.market: Final = market
-        self.side: Final = side
-
-
 @mypyc_attr(acyclic=True)
 class _Refusal(Message):
     """A command refused, with why; the two kinds differ in what was refused."""
@@ -179,10 +160,9 @@ class OrderCancelled(Message):
         self.reason: Final = reason
 
 
-@final
 @mypyc_attr(acyclic=True)
-class OrderDone(Message):
-    """The order is completely filled (or, for a quote budget, spent) and has left."""
+class _Moment(Message):
+    """A moment in an order's life that needs no more than which order it was."""
 
     __slots__ = ("market", "order_id", "seq", "side", "ts", "user")
     _fields = ("seq", "ts", "order_id", "user", "market", "side")
@@ -195,6 +175,23 @@ class OrderDone(Message):
         self.user: Final = user
         self.market: Final = market
         self.side: Final = side
+
+
+@final
+@mypyc_attr(acyclic=True)
+class OrderDone(_Moment):
+    """The order is completely filled (or, for a quote budget, spent) and has left."""
+
+    __slots__ = ()
+
+
+@final
+@mypyc_attr(acyclic=True)
+class OrderTriggered(_Moment):
+    """A stop order's stop price was reached: from now on it is its type, limit or market,
+    placed at this moment (its trades, rest or end follow, with the same seq)."""
+
+    __slots__ = ()
 
 
 @final

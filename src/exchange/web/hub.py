@@ -8,15 +8,18 @@ and take a fresh snapshot).
 """
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
 import orjson
+from fastapi import WebSocket
 
 from exchange.services.readmodels import MarketChanges, UserChanges
 from exchange.services.views import INTERVALS, OrderView
 from exchange.web.auth import now_ms
 from exchange.web.render import Render
+from exchange.web.wsprotocol import FRAMES, PUSH
 
 Channel = tuple[str, ...]  # ("depth", market), ("candles", market, "1m"), ("account", user)
 _SECONDS = {seconds: name for name, seconds in INTERVALS.items()}
@@ -39,6 +42,38 @@ class Connection:
 
     def push_json(self, message: dict[str, Any]) -> None:
         self.push(orjson.dumps(message).decode())
+
+
+async def hold_open(websocket: WebSocket, make: Callable[[Callable[[str], bool]], Connection],
+                    on_frame: Callable[[Connection, str | None], None],
+                    leave: Callable[[Connection], None],
+                    opened: Callable[[Connection], None] | None = None) -> None:
+    """Serve one socket: make its connection around the push of `wsprotocol`, hand each
+    frame to `on_frame` as it comes, call `opened` once the handshake is done (nothing may
+    be pushed before), and when the client leaves (or falls so far behind that it must
+    start over) call `leave` and close."""
+    extensions = websocket.scope["extensions"]
+    push, take_frames = extensions.get(PUSH), extensions.get(FRAMES)
+    if push is None or take_frames is None:
+        raise RuntimeError("serve the app with exchange.web.wsprotocol.CoalescingProtocol")
+    connection = make(push)
+    take_frames(lambda text: on_frame(connection, text))  # before the accept: none earlier
+    await websocket.accept()
+    if opened is not None:
+        opened(connection)
+    gone = asyncio.create_task(websocket.receive())  # frames go to on_frame: this is the end
+    overflow = asyncio.create_task(connection.overflowed.wait())
+    try:
+        await asyncio.wait((gone, overflow), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        leave(connection)
+        for task in (gone, overflow):
+            task.cancel()
+        await asyncio.gather(gone, overflow, return_exceptions=True)
+    if connection.overflowed.is_set():
+        # A client that does not read may never take the close frame: do not wait long.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(websocket.close(1008, "too slow: reconnect"), 1.0)
 
 
 class Hub:

@@ -6,8 +6,8 @@ orders in flight on one connection; answers carry the request's `req`.
 """
 
 import asyncio
-import contextlib
 import re
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -20,10 +20,9 @@ from exchange.services.views import INTERVALS
 from exchange.web.auth import SESSION_COOKIE, now_ms
 from exchange.web.context import Context
 from exchange.web.errors import ApiError, no_answer, refused, unavailable
-from exchange.web.hub import Channel, Connection, Hub
+from exchange.web.hub import Channel, Connection, Hub, hold_open
 from exchange.web.orders import market_of, parse_place
 from exchange.web.schemas import CLIENT_ORDER_ID, PlaceOrderBody
-from exchange.web.wsprotocol import FRAMES, PUSH
 
 router = APIRouter()
 _MARKET_CHANNELS = ("depth", "trades", "ticker", "candles")
@@ -34,39 +33,30 @@ _MAX_FRAME = 64 * 1024
 async def socket(websocket: WebSocket) -> None:
     ctx: Context = websocket.app.state.ctx
     hub: Hub = websocket.app.state.hub
-    extensions = websocket.scope["extensions"]
-    push, take_frames = extensions.get(PUSH), extensions.get(FRAMES)
-    if push is None or take_frames is None:
-        raise RuntimeError("serve the app with exchange.web.wsprotocol.CoalescingProtocol")
-    connection = Connection(push)
+    user = None
     token = websocket.cookies.get(SESSION_COOKIE)
     if token:
         session = ctx.accounts.session(token, now_ms())
-        connection.user = session.user if session else None
+        user = session.user if session else None
     requests: set[asyncio.Task[None]] = set()
 
-    def on_frame(text: str | None) -> None:
+    def made(push: Callable[[str], bool]) -> Connection:
+        connection = Connection(push)
+        connection.user = user
+        return connection
+
+    def on_frame(connection: Connection, text: str | None) -> None:
         """Handle each frame in a task of its own, so requests run concurrently."""
         task = asyncio.create_task(_handle(ctx, hub, connection, text))
         requests.add(task)
         task.add_done_callback(requests.discard)
 
-    take_frames(on_frame)  # before the accept: no frame can come earlier
-    await websocket.accept()
-    gone = asyncio.create_task(websocket.receive())  # frames go to on_frame: this is the end
-    overflow = asyncio.create_task(connection.overflowed.wait())
-    try:
-        # Until the client leaves, or falls so far behind that it must start over.
-        await asyncio.wait((gone, overflow), return_when=asyncio.FIRST_COMPLETED)
-    finally:
+    def leave(connection: Connection) -> None:
         hub.drop(connection)
-        for task in (gone, overflow, *requests):
+        for task in requests:
             task.cancel()
-        await asyncio.gather(gone, overflow, return_exceptions=True)
-    if connection.overflowed.is_set():
-        # A client that does not read may never take the close frame: do not wait long.
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(websocket.close(1008, "too slow: reconnect"), 1.0)
+
+    await hold_open(websocket, made, on_frame, leave)
 
 
 async def _handle(ctx: Context, hub: Hub, connection: Connection, text: str | None) -> None:
