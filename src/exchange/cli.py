@@ -90,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     load.add_argument("--seed", type=int, default=1)
     load.add_argument("--processes", type=_positive, default=1, help="load generator processes")
     load.add_argument("--rest-users", type=int, default=0, help="users that trade over REST")
+    load.add_argument("--binance-users", type=int, default=0,
+                      help="users that trade through /api/v3 with ccxt (a real client library)")
     load.add_argument("--json", action="store_true", help="print one JSON object")
 
     args = parser.parse_args(argv)

@@ -36,14 +36,15 @@ def test_bench_load_drives_a_server_and_prints_one_json_object(
 ) -> None:
     command = [sys.executable, "-m", "exchange.cli", "bench", "load", "--url", exchange_server,
                "--users", "4", "--rate", "200", "--duration", "2", "--warmup", "0.5",
-               "--processes", str(processes), "--rest-users", "1", "--json"]
+               "--processes", str(processes), "--rest-users", "1", "--binance-users", "1",
+               "--json"]
     done = subprocess.run(command, capture_output=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr.decode()
     result = orjson.loads(done.stdout)
     assert {"orders_per_sec", "acks", "rejected", "errors", "fills", "ack_latency_ms",
             "fill_latency_ms", "server_rss_mb", "users", "rate", "processes"} <= result.keys()
     assert result["users"] == 4 and result["rate"] == 200 and result["processes"] == processes
-    assert result["rest_users"] == 1
+    assert result["rest_users"] == 1 and result["binance_users"] == 1
     assert result["errors"] == 0, result["codes"]
     assert result["acks"] > 0 and result["orders_per_sec"] > 0
     assert result["acks"] + result["rejected"] == result["orders"]
@@ -85,7 +86,8 @@ def test_table_names_every_figure() -> None:
     latency = Latency(10, 0.5, 0.9, 1.5, 2.0, 2.5)
     result = LoadResult(
         url="http://127.0.0.1:1", users=2, rate=0, window=8, duration=1.0, warmup=0.0,
-        market="COIN-USD", seed=1, processes=1, rest_users=1, orders_per_sec=1234.5,
+        market="COIN-USD", seed=1, processes=1, rest_users=1, binance_users=0,
+        orders_per_sec=1234.5,
         orders=20, places=15, cancels=5, acks=19, rejected=1, errors=0, fills=3,
         ack_latency_ms=latency,
         fill_latency_ms=Latency(0, None, None, None, None, None), cancel_latency_ms=latency,
@@ -96,7 +98,7 @@ def test_table_names_every_figure() -> None:
     table = format_table(result)
     assert re.search(r"server CPU \(s\), per request \(µs\) +1\.2, 312\n", table)
     assert re.search(r"orders per second \(sustained\) +1,234\n", table)
-    assert "2 (1), 1" in table and "as fast as it goes, window 8" in table
+    assert "2 (1, 0), 1" in table and "as fast as it goes, window 8" in table
     assert "n/a -> 12.0" in table
     assert "unknown_order 1" in table and "order -> fill" in table
 

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import httpx
 from websockets.exceptions import WebSocketException
 
+from exchange.bench.binance import BinanceTrader
 from exchange.bench.clients import Account, Tally, Trader
 from exchange.bench.rest import RestTrader
 from exchange.runtime import tune_gc
@@ -54,6 +55,7 @@ class LoadSettings:
     seed: int = 1
     processes: int = 1
     rest_users: int = 0  # the first users place and cancel over REST instead
+    binance_users: int = 0  # the next ones through /api/v3 with ccxt (`bench.binance`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +113,13 @@ def work(accounts: list[Account], settings: LoadSettings, rate: float,
 async def _drive(accounts: list[Account], settings: LoadSettings, rate: float,
                  barrier: Barrier | None) -> Report:
     tally = Tally()
-    traders = [(RestTrader if a.index < settings.rest_users else Trader)(
-        a, settings.market, Random(f"{settings.seed}:{a.index}"), tally) for a in accounts]
+    def kind(index: int) -> type[Trader]:
+        if index < settings.rest_users:
+            return RestTrader
+        return BinanceTrader if index < settings.rest_users + settings.binance_users else Trader
+
+    traders = [kind(a.index)(a, settings.market, Random(f"{settings.seed}:{a.index}"), tally)
+               for a in accounts]
     ws_url = "ws" + settings.url.removeprefix("http") + "/api/v1/ws"
     limit = asyncio.Semaphore(CONNECT_POOL)
 

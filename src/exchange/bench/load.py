@@ -3,7 +3,8 @@
 Users sign up over REST first (`POST /api/v1/users`: the server hashes each password with
 argon2, so this is slow, done a few at a time and timed apart). Then one process, or
 `--processes P` spawned ones, drive the exchange with them over WebSockets (the first
-`--rest-users` place and cancel over REST), each with its share of the users and of the
+`--rest-users` place and cancel over REST, the next `--binance-users` through the
+Binance-compatible API with ccxt), each with its share of the users and of the
 rate (`generator.py`, `clients.py`, `rest.py`); their counts and encoded histograms are
 merged here.
 
@@ -61,6 +62,7 @@ class LoadResult:
     seed: int
     processes: int
     rest_users: int
+    binance_users: int
     orders_per_sec: float
     orders: int  # requests started in the window: places and cancels
     places: int
@@ -225,8 +227,8 @@ def format_table(result: LoadResult) -> str:
              else f"as fast as it goes, window {result.window}")
     rows = [
         ("server", result.url),
-        ("users (over REST), processes",
-         f"{result.users} ({result.rest_users}), {result.processes}"),
+        ("users (over REST, Binance's API), processes",
+         f"{result.users} ({result.rest_users}, {result.binance_users}), {result.processes}"),
         ("rate asked", asked),
         ("warm-up, measured (s)", f"{result.warmup:g}, {result.duration:g}"),
         ("sign-up, connect (s)", f"{result.signup_sec:.1f}, {result.connect_sec:.1f}"),
@@ -263,14 +265,16 @@ def format_table(result: LoadResult) -> str:
 def command(args: argparse.Namespace) -> int:
     """Run `exchange bench load` with parsed arguments; print a table or one JSON object."""
     if args.rate < 0 or args.duration <= 0 or args.warmup < 0 or \
-            not 0 <= args.rest_users <= args.users:
+            not 0 <= args.rest_users <= args.rest_users + args.binance_users <= args.users:
         sys.stderr.write("exchange bench load: need --rate >= 0, --duration > 0, "
-                         "--warmup >= 0 and --rest-users between 0 and --users\n")
+                         "--warmup >= 0, and --rest-users and --binance-users >= 0 that "
+                         "add up to at most --users\n")
         return 2
     settings = LoadSettings(
         url=args.url.rstrip("/"), users=args.users, rate=args.rate, window=args.window,
         duration=args.duration, warmup=args.warmup, market=args.market, seed=args.seed,
         processes=args.processes, rest_users=args.rest_users,
+        binance_users=args.binance_users,
     )
     try:
         result = run(settings)
