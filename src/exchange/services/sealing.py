@@ -13,6 +13,7 @@ all read the same file. It is made on first use; losing it makes the HMAC keys s
 with it unusable (their owners make new ones), nothing else.
 """
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -39,14 +40,19 @@ class Sealer:
         """Read the key in `path`, making it (readable by its owner only) if missing."""
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            # O_EXCL: of two processes starting at once, one makes it and both read it.
+            # Written whole to a file of its own, then linked under the name: of processes
+            # starting at once (a cluster's gateways), one key wins and none reads a part.
+            draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass
-            else:
                 with os.fdopen(fd, "wb") as out:
                     out.write(secrets.token_bytes(KEY_BYTES))
+                    out.flush()
+                    os.fsync(out.fileno())
+                with contextlib.suppress(FileExistsError):
+                    os.link(draft, path)
+            finally:
+                draft.unlink()
         return cls(path.read_bytes())
 
     def seal(self, secret: bytes, context: bytes) -> bytes:
