@@ -10,11 +10,16 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec
 
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
 from exchange.core.types import Reject
 from exchange.services.gateway import NoAnswer, Refused, Unavailable
 from exchange.web.responses import Json
 
 P = ParamSpec("P")
+Handler = Callable[[Request], Awaitable[Any]]
 
 
 class BinanceError(Exception):
@@ -83,6 +88,30 @@ async def translated(work: Awaitable[Any]) -> Any:
     except Unavailable:
         raise BinanceError(-1001, "Internal error; unable to process your request. Please "
                            "try again.", 503) from None
+
+
+class Routes:
+    """The REST routes of /api/v3, as plain Starlette routes under one `Mount` that the
+    app tries before its own (`web.app`): FastAPI would try every route of the app in
+    turn and solve each handler's dependencies, a third of a request's time here."""
+
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+
+    def add(self, method: str, *paths: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            answered = endpoint(handler)
+
+            async def respond(request: Request) -> Response:
+                result = await answered(request)
+                return result if isinstance(result, Response) else Json(result)
+
+            for path in paths:
+                self.routes.append(Route(path, respond, methods=[method],
+                                         name=handler.__name__))
+            return handler
+
+        return register
 
 
 def endpoint(handler: Callable[P, Awaitable[Any]]) -> Callable[P, Awaitable[Any]]:

@@ -4,9 +4,9 @@ aggTrades, klines, avgPrice and the tickers."""
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from starlette.requests import Request
 
-from exchange.binance.errors import BinanceError, endpoint, illegal
+from exchange.binance.errors import BinanceError, Routes, illegal
 from exchange.binance.klines import INTERVALS, merge, source_limit
 from exchange.binance.params import Params
 from exchange.binance.shapes import Shapes, binance_symbol
@@ -16,7 +16,7 @@ from exchange.core.types import Side
 from exchange.web.auth import now_ms
 from exchange.web.context import Context
 
-router = APIRouter(prefix="/api/v3", include_in_schema=False)
+routes = Routes()  # under /api/v3 (see `errors.Routes`)
 RATE_LIMITS = [
     {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
     {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
@@ -28,20 +28,17 @@ def services(request: Request) -> tuple[Context, Shapes]:
     return request.app.state.ctx, request.app.state.binance
 
 
-@router.get("/ping")
-@endpoint
+@routes.add("GET", "/ping")
 async def ping(request: Request) -> dict[str, Any]:
     return {}
 
 
-@router.get("/time")
-@endpoint
+@routes.add("GET", "/time")
 async def time(request: Request) -> dict[str, Any]:
     return {"serverTime": now_ms()}
 
 
-@router.get("/exchangeInfo")
-@endpoint
+@routes.add("GET", "/exchangeInfo")
 async def exchange_info(request: Request) -> dict[str, Any]:
     _, shapes = services(request)
     params = await Params.of(request)
@@ -50,8 +47,7 @@ async def exchange_info(request: Request) -> dict[str, Any]:
             "exchangeFilters": [], "symbols": [shapes.symbol_info(m) for m in markets]}
 
 
-@router.get("/depth")
-@endpoint
+@routes.add("GET", "/depth")
 async def depth(request: Request) -> dict[str, Any]:
     ctx, shapes = services(request)
     params = await Params.of(request)
@@ -76,9 +72,7 @@ async def _trades(ctx: Context, market: Market, params: Params) -> list[list[int
     return list(reversed(trades[:limit]))
 
 
-@router.get("/trades")
-@router.get("/historicalTrades")
-@endpoint
+@routes.add("GET", "/trades", "/historicalTrades")
 async def trades(request: Request) -> list[dict[str, Any]]:
     ctx, shapes = services(request)
     params = await Params.of(request)
@@ -90,8 +84,7 @@ async def trades(request: Request) -> list[dict[str, Any]]:
             for trade_id, price, qty, taker_side, time_ms in await _trades(ctx, market, params)]
 
 
-@router.get("/aggTrades")
-@endpoint
+@routes.add("GET", "/aggTrades")
 async def agg_trades(request: Request) -> list[dict[str, Any]]:
     """Each trade is its own aggregate: the core reports one per resting order met."""
     ctx, shapes = services(request)
@@ -106,9 +99,7 @@ async def agg_trades(request: Request) -> list[dict[str, Any]]:
             if (start is None or time_ms >= start) and (end is None or time_ms <= end)]
 
 
-@router.get("/klines")
-@router.get("/uiKlines")
-@endpoint
+@routes.add("GET", "/klines", "/uiKlines")
 async def klines(request: Request) -> list[list[Any]]:
     ctx, shapes = services(request)
     params = await Params.of(request)
@@ -133,8 +124,7 @@ async def klines(request: Request) -> list[list[Any]]:
     return rows[:limit] if start is not None else rows[-limit:]
 
 
-@router.get("/avgPrice")
-@endpoint
+@routes.add("GET", "/avgPrice")
 async def avg_price(request: Request) -> dict[str, Any]:
     ctx, shapes = services(request)
     params = await Params.of(request)
@@ -149,10 +139,7 @@ async def avg_price(request: Request) -> dict[str, Any]:
     return {"mins": 5, "price": price, "closeTime": close}
 
 
-@router.get("/ticker/24hr")
-@router.get("/ticker")
-@router.get("/ticker/tradingDay")
-@endpoint
+@routes.add("GET", "/ticker/24hr", "/ticker", "/ticker/tradingDay")
 async def ticker(request: Request) -> Any:
     """The last 24 hours (for every window asked: the views count 24 hours)."""
     ctx, shapes = services(request)
@@ -167,8 +154,7 @@ async def ticker(request: Request) -> Any:
     return rows[0] if single else rows
 
 
-@router.get("/ticker/price")
-@endpoint
+@routes.add("GET", "/ticker/price")
 async def ticker_price(request: Request) -> Any:
     ctx, shapes = services(request)
     params = await Params.of(request)
@@ -181,8 +167,7 @@ async def ticker_price(request: Request) -> Any:
     return rows[0] if params.get("symbol") else rows
 
 
-@router.get("/ticker/bookTicker")
-@endpoint
+@routes.add("GET", "/ticker/bookTicker")
 async def book_ticker(request: Request) -> Any:
     ctx, shapes = services(request)
     params = await Params.of(request)

@@ -11,12 +11,12 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from fastapi import APIRouter, Request
+from starlette.requests import Request
 
 from exchange.binance.errors import (
     UNKNOWN_ORDER,
     BinanceError,
-    endpoint,
+    Routes,
     illegal,
     missing,
     rejected,
@@ -39,7 +39,7 @@ from exchange.web.auth import now_ms
 from exchange.web.context import Context
 from exchange.web.render import Units
 
-router = APIRouter(prefix="/api/v3", include_in_schema=False)
+routes = Routes()  # under /api/v3 (see `errors.Routes`)
 _DECIMAL = re.compile(r"^[0-9]{1,20}(\.[0-9]{1,20})?$")
 _CLIENT_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 _PPM = Units(Decimal("0.000001"))
@@ -329,8 +329,8 @@ def _rest(method: str, path: str, operation: Operation, *, trade: bool) -> None:
                               trade=trade)
         return await operation(Call(ctx, shapes, params, signer))
 
-    router.add_api_route(path, endpoint(handler), methods=[method.upper()],
-                         name=operation.__name__)
+    handler.__name__ = operation.__name__
+    routes.add(method.upper(), path)(handler)
 
 
 _rest("get", "/account", account, trade=False)

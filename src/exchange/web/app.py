@@ -6,6 +6,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import FileResponse
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from exchange.binance import market as binance_market
@@ -51,8 +52,10 @@ def create_app(config: Config, gateway: Gateway, accounts: Accounts) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodyLimit)
     app.add_middleware(WhileRestoring, driver=gateway.driver)
-    for module in (public, account, trading, ws, binance_market, binance_trade,
-                   binance_streams, binance_wsapi):
+    # Binance's REST first, under one prefix: each request then meets its routes alone.
+    app.router.routes.insert(0, Mount("/api/v3", routes=[*binance_market.routes.routes,
+                                                         *binance_trade.routes.routes]))
+    for module in (public, account, trading, ws, binance_streams, binance_wsapi):
         app.include_router(module.router)
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
