@@ -10,7 +10,6 @@ ccxt raises (insufficient funds, an order already gone, a maker-only order that 
 take) is counted as rejected, as the native socket's are.
 """
 
-import asyncio
 import time
 from random import Random
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import httpx
 
 from exchange.bench.clients import Account, Tally, Trader
+from exchange.bench.rest import RestTrader
 
 # ccxt's order statuses in the exchange's words.
 _STATUSES = {"open": "new", "closed": "filled", "canceled": "cancelled",
@@ -27,15 +27,14 @@ _REFUSED = {"InsufficientFunds": "insufficient_funds", "OrderNotFound": "unknown
             "OrderImmediatelyFillable": "post_only_would_take"}
 
 
-class BinanceTrader(Trader):
-    """A `Trader` whose requests go through ccxt; the account channel still comes over
-    its socket."""
+class BinanceTrader(RestTrader):
+    """A `RestTrader` whose requests go through ccxt (each on a task of its own, as
+    `RestTrader` runs them); the account channel still comes over its socket."""
 
     def __init__(self, account: Account, market: str, rng: Random, tally: Tally) -> None:
         super().__init__(account, market, rng, tally)
         self.client: Any = None
         self.symbol = market.replace("-", "/")
-        self.calls: set[asyncio.Task[None]] = set()
 
     async def connect(self, ws_url: str, origin: str) -> None:
         try:
@@ -43,7 +42,7 @@ class BinanceTrader(Trader):
         except ImportError as error:
             raise RuntimeError("bench load --binance-users needs ccxt (the dev extra: "
                                "scripts/setup installs it)") from error
-        await super().connect(ws_url, origin)
+        await Trader.connect(self, ws_url, origin)  # the socket; no HTTP client of its own
         async with httpx.AsyncClient(base_url=origin, cookies={"session": self.account.session},
                                      headers={"X-CSRF-Token": self.account.csrf}) as http:
             made = await http.post("/api/v1/api-keys", json={"label": "bench", "kind": "hmac"})
@@ -58,16 +57,9 @@ class BinanceTrader(Trader):
         await self.client.load_markets()
 
     async def close(self) -> None:
-        if self.calls:
-            await asyncio.gather(*self.calls, return_exceptions=True)
+        await super().close()  # once the calls under way are done
         if self.client is not None:
             await self.client.close()
-        await super().close()
-
-    async def _transmit(self, request: dict[str, object]) -> None:
-        task = asyncio.create_task(self._call(request))
-        self.calls.add(task)
-        task.add_done_callback(self.calls.discard)
 
     async def _call(self, request: dict[str, object]) -> None:
         req = request["req"]

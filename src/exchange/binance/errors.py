@@ -6,20 +6,12 @@ InvalidOrder (InsufficientFunds for the insufficient-balance message), -2011/-20
 OrderNotFound, -1121 to BadSymbol, -1013/-11xx to BadRequest.
 """
 
-import functools
-from collections.abc import Awaitable, Callable
-from typing import Any, ParamSpec
-
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+from collections.abc import Awaitable
+from typing import Any
 
 from exchange.core.types import Reject
 from exchange.services.gateway import NoAnswer, Refused, Unavailable
 from exchange.web.responses import Json
-
-P = ParamSpec("P")
-Handler = Callable[[Request], Awaitable[Any]]
 
 
 class BinanceError(Exception):
@@ -88,40 +80,3 @@ async def translated(work: Awaitable[Any]) -> Any:
     except Unavailable:
         raise BinanceError(-1001, "Internal error; unable to process your request. Please "
                            "try again.", 503) from None
-
-
-class Routes:
-    """The REST routes of /api/v3, as plain Starlette routes under one `Mount` that the
-    app tries before its own (`web.app`): FastAPI would try every route of the app in
-    turn and solve each handler's dependencies, a third of a request's time here."""
-
-    def __init__(self) -> None:
-        self.routes: list[Route] = []
-
-    def add(self, method: str, *paths: str) -> Callable[[Handler], Handler]:
-        def register(handler: Handler) -> Handler:
-            answered = endpoint(handler)
-
-            async def respond(request: Request) -> Response:
-                result = await answered(request)
-                return result if isinstance(result, Response) else Json(result)
-
-            for path in paths:
-                self.routes.append(Route(path, respond, methods=[method],
-                                         name=handler.__name__))
-            return handler
-
-        return register
-
-
-def endpoint(handler: Callable[P, Awaitable[Any]]) -> Callable[P, Awaitable[Any]]:
-    """Answer whatever a Binance route raises in Binance's shape."""
-
-    @functools.wraps(handler)
-    async def answered(*args: P.args, **kwargs: P.kwargs) -> Any:
-        try:
-            return await translated(handler(*args, **kwargs))
-        except BinanceError as error:
-            return error.response()
-
-    return answered

@@ -6,9 +6,10 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
-from exchange.binance.errors import BinanceError, Routes, illegal
+from exchange.binance.errors import BinanceError, illegal
 from exchange.binance.klines import INTERVALS, merge, source_limit
 from exchange.binance.params import Params
+from exchange.binance.routes import Routes
 from exchange.binance.shapes import Shapes, binance_symbol
 from exchange.binance.shapes import ticker as ticker_row
 from exchange.core.markets import Market
@@ -16,7 +17,7 @@ from exchange.core.types import Side
 from exchange.web.auth import now_ms
 from exchange.web.context import Context
 
-routes = Routes()  # under /api/v3 (see `errors.Routes`)
+routes = Routes()  # under /api/v3 (see `binance.routes`)
 RATE_LIMITS = [
     {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
     {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},

@@ -16,13 +16,13 @@ from starlette.requests import Request
 from exchange.binance.errors import (
     UNKNOWN_ORDER,
     BinanceError,
-    Routes,
     illegal,
     missing,
     rejected,
 )
 from exchange.binance.market import services
 from exchange.binance.params import Params, Signer, signed
+from exchange.binance.routes import Routes
 from exchange.binance.shapes import (
     ORDER_TYPES,
     SIDES,
@@ -39,7 +39,7 @@ from exchange.web.auth import now_ms
 from exchange.web.context import Context
 from exchange.web.render import Units
 
-routes = Routes()  # under /api/v3 (see `errors.Routes`)
+routes = Routes()  # under /api/v3 (see `binance.routes`)
 _DECIMAL = re.compile(r"^[0-9]{1,20}(\.[0-9]{1,20})?$")
 _CLIENT_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 _PPM = Units(Decimal("0.000001"))

@@ -8,7 +8,8 @@ not at all after `session.logon` with an Ed25519 key, as Binance has it. Request
 concurrently, each in a task of its own, as on the page's socket.
 """
 
-import asyncio
+import logging
+from collections.abc import Coroutine
 from typing import Any
 
 import orjson
@@ -23,6 +24,7 @@ from exchange.web.context import Context
 from exchange.web.hub import Connection, hold_open
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 _MAX_FRAME = 64 * 1024
 # method: (operation, whether it trades)
 METHODS: dict[str, tuple[trade.Operation, bool]] = {
@@ -54,18 +56,13 @@ async def socket(websocket: WebSocket) -> None:
     ctx: Context = websocket.app.state.ctx
     shapes: Shapes = websocket.app.state.binance
     users: UserStreams = websocket.app.state.binance_users
-    requests: set[asyncio.Task[None]] = set()
 
-    def on_frame(session: Connection, text: str | None) -> None:
+    def on_frame(session: Connection, text: str | None) -> Coroutine[Any, Any, None]:
         assert isinstance(session, Session)
-        task = asyncio.create_task(_handle(ctx, shapes, users, session, text))
-        requests.add(task)
-        task.add_done_callback(requests.discard)
+        return _handle(ctx, shapes, users, session, text)  # each in a task: `hold_open`
 
     def leave(session: Connection) -> None:
         users.unsubscribe(session)
-        for task in requests:
-            task.cancel()
 
     await hold_open(websocket, Session, on_frame, leave)
 
@@ -95,6 +92,11 @@ async def _handle(ctx: Context, shapes: Shapes, users: UserStreams, session: Ses
     except BinanceError as error:
         answer = {"id": request_id, "status": error.status,
                   "error": {"code": error.code, "msg": error.msg}, "rateLimits": _RATE_LIMITS}
+    except Exception:  # a fault of ours: say so rather than leave the request unanswered
+        log.exception("WebSocket API request %r failed", request_id)
+        answer = {"id": request_id, "status": 500,
+                  "error": {"code": -1000, "msg": "An unknown error occurred while "
+                            "processing the request."}, "rateLimits": _RATE_LIMITS}
     session.push_json(answer)
 
 

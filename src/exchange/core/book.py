@@ -231,7 +231,7 @@ class OrderBook:
             return
         reduce_by: i64 = cmd.reduce_by
         remaining = order.book_left = order.book_left - reduce_by
-        level = self._side(order).of(order.price)
+        level = self._side(order).at(order.price)
         level.total -= reduce_by
         out.append(OrderReduced(cmd.seq, cmd.ts, cmd.order_id, cmd.user, self.symbol,
                                 level.side, reduce_by, remaining))
@@ -363,7 +363,7 @@ class OrderBook:
 
     def _rest(self, order: Order, qty: i64, seq: int, out: list[Event]) -> None:
         """Rest `qty` lots of a limit order at the back of its level."""
-        level = (self._bids if order.side is BUY else self._asks).at(order.price)
+        level = self._side(order).at(order.price)
         level.append(order, qty)
         self._orders.add(order)
         self.version += 1
@@ -383,7 +383,7 @@ class OrderBook:
             self._closed(order)
             return
         left = order.book_left
-        level = self._side(order).of(order.price)
+        level = self._side(order).at(order.price)
         level.unlink(order)
         order.book_left = 0
         level.total -= left

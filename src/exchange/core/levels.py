@@ -85,7 +85,8 @@ class Ladder:
         self.worst: Level | None = None
 
     def at(self, price: i64) -> Level:
-        """Return the level of `price`, made and linked into place if there was none."""
+        """Return the level of `price`, made and linked into place if there was none
+        (a resting order's price always has one)."""
         slot = price & (_NEAR - 1)
         level = self._near[slot]
         if level is not None and level.price == price:
@@ -96,13 +97,6 @@ class Ladder:
             self._link(level)
         self._near[slot] = level
         return level
-
-    def of(self, price: i64) -> Level:
-        """Return the level of `price`, which must have one (a resting order's)."""
-        level = self._near[price & (_NEAR - 1)]
-        if level is not None and level.price == price:
-            return level
-        return self.by_price[price]
 
     def drop(self, level: Level) -> None:
         """Forget an empty level."""

@@ -9,7 +9,7 @@ and take a fresh snapshot).
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
@@ -45,19 +45,32 @@ class Connection:
 
 
 async def hold_open(websocket: WebSocket, make: Callable[[Callable[[str], bool]], Connection],
-                    on_frame: Callable[[Connection, str | None], None],
+                    on_frame: Callable[[Connection, str | None], Coroutine[Any, Any, None] | None],
                     leave: Callable[[Connection], None],
                     opened: Callable[[Connection], None] | None = None) -> None:
     """Serve one socket: make its connection around the push of `wsprotocol`, hand each
     frame to `on_frame` as it comes, call `opened` once the handshake is done (nothing may
     be pushed before), and when the client leaves (or falls so far behind that it must
-    start over) call `leave` and close."""
+    start over) call `leave` and close.
+
+    A frame whose handling `on_frame` returns as a coroutine runs in a task of its own,
+    so that requests run concurrently; those still running when the socket ends are
+    cancelled."""
     extensions = websocket.scope["extensions"]
     push, take_frames = extensions.get(PUSH), extensions.get(FRAMES)
     if push is None or take_frames is None:
         raise RuntimeError("serve the app with exchange.web.wsprotocol.CoalescingProtocol")
     connection = make(push)
-    take_frames(lambda text: on_frame(connection, text))  # before the accept: none earlier
+    requests: set[asyncio.Task[None]] = set()
+
+    def take(text: str | None) -> None:
+        work = on_frame(connection, text)
+        if work is not None:
+            task = asyncio.create_task(work)
+            requests.add(task)
+            task.add_done_callback(requests.discard)
+
+    take_frames(take)  # before the accept: no frame can come earlier
     await websocket.accept()
     if opened is not None:
         opened(connection)
@@ -67,7 +80,7 @@ async def hold_open(websocket: WebSocket, make: Callable[[Callable[[str], bool]]
         await asyncio.wait((gone, overflow), return_when=asyncio.FIRST_COMPLETED)
     finally:
         leave(connection)
-        for task in (gone, overflow):
+        for task in (gone, overflow, *requests):
             task.cancel()
         await asyncio.gather(gone, overflow, return_exceptions=True)
     if connection.overflowed.is_set():

@@ -5,9 +5,8 @@ One socket, JSON text frames (see docs/api.md). Requests are handled concurrentl
 orders in flight on one connection; answers carry the request's `req`.
 """
 
-import asyncio
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
@@ -38,25 +37,16 @@ async def socket(websocket: WebSocket) -> None:
     if token:
         session = ctx.accounts.session(token, now_ms())
         user = session.user if session else None
-    requests: set[asyncio.Task[None]] = set()
 
     def made(push: Callable[[str], bool]) -> Connection:
         connection = Connection(push)
         connection.user = user
         return connection
 
-    def on_frame(connection: Connection, text: str | None) -> None:
-        """Handle each frame in a task of its own, so requests run concurrently."""
-        task = asyncio.create_task(_handle(ctx, hub, connection, text))
-        requests.add(task)
-        task.add_done_callback(requests.discard)
+    def on_frame(connection: Connection, text: str | None) -> Coroutine[Any, Any, None]:
+        return _handle(ctx, hub, connection, text)  # each in a task: see `hold_open`
 
-    def leave(connection: Connection) -> None:
-        hub.drop(connection)
-        for task in requests:
-            task.cancel()
-
-    await hold_open(websocket, made, on_frame, leave)
+    await hold_open(websocket, made, on_frame, hub.drop)
 
 
 async def _handle(ctx: Context, hub: Hub, connection: Connection, text: str | None) -> None:
